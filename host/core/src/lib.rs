@@ -16,6 +16,7 @@ pub mod event;
 pub mod id;
 pub mod idempotency;
 pub mod page;
+pub mod plugin;
 pub mod principal;
 pub mod redirect_uri;
 pub mod secret;

@@ -273,6 +273,28 @@ impl SqlStore {
         Ok(())
     }
 
+    /// PostgreSQL schemas whose names start with `prefix` (test clean-up).
+    pub async fn schemas_with_prefix(&self, prefix: &str) -> StoreResult<Vec<String>> {
+        if self.inner.backend != Backend::Postgres {
+            return Ok(Vec::new());
+        }
+        sqlx::query_scalar("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)")
+            .bind(prefix)
+            .fetch_all(self.reader())
+            .await
+            .map_err(interpret)
+    }
+
+    /// Drops another schema by name (test clean-up); refuses names that are not plain.
+    pub async fn drop_schema_named(&self, name: &str) -> StoreResult<()> {
+        if !valid_schema_name(name) {
+            return Err(StoreError::Other(format!("refusing to drop schema `{name}`")));
+        }
+        let statement = format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
+        self.writer().execute(statement.as_str()).await.map_err(interpret)?;
+        Ok(())
+    }
+
     pub async fn close(&self) {
         self.inner.writer.close().await;
         self.inner.reader.close().await;

@@ -1,0 +1,160 @@
+//! The Gatehouse HTTP server: the admin API under `/v1`, health endpoints and the OpenAPI
+//! document, plus the background workers that run beside it.
+//!
+//! [`start`] opens the database, applies migrations, loads the master key, issues the bootstrap
+//! credential on an empty database, and serves on the given listener; tests pass a listener
+//! bound to `127.0.0.1:0`.
+
+mod bootstrap;
+pub mod error;
+pub mod extract;
+mod idempotency;
+pub mod openapi;
+mod request_id;
+pub mod routes;
+pub mod state;
+mod workers;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use axum::{
+    Json, Router,
+    extract::DefaultBodyLimit,
+    http::{HeaderValue, header},
+    middleware,
+    response::IntoResponse,
+    routing::get,
+};
+use gatehouse_config::Settings;
+use gatehouse_core::clock::{Clock, SystemClock};
+use gatehouse_store::SqlStore;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::{catch_panic::CatchPanicLayer, set_header::SetResponseHeaderLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use bootstrap::{load_or_create_keyring, open_store};
+use state::AppState;
+
+/// How long a create waits for the IdP before answering with `pending`.
+pub const INLINE_SYNC_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Builds the router and the OpenAPI document from the same route list.
+pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    let (api, doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(routes::health::router())
+        .merge(routes::tenants::router())
+        .merge(routes::apps::router())
+        .merge(routes::api_keys::router())
+        .merge(routes::audit::router())
+        .merge(routes::events::router())
+        .split_for_parts();
+    let doc = openapi::finish(doc);
+    let spec = Arc::new(doc.clone());
+    let max_body = state.settings.max_body_bytes;
+    let router = api
+        .route("/v1/openapi.json", get(move || async move { Json(spec.as_ref().clone()).into_response() }))
+        .fallback(error::route_not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), idempotency::middleware))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(error::log_server_errors))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(CatchPanicLayer::custom(|_| error::ApiError::internal("handler panicked").into_response()))
+        .layer(middleware::from_fn(request_id::assign))
+        .with_state(state);
+    (router, doc)
+}
+
+/// Extra wiring for [`start`], mostly for tests.
+#[derive(Clone)]
+pub struct StartOptions {
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        Self { clock: Arc::new(SystemClock) }
+    }
+}
+
+/// A running server.
+pub struct Running {
+    pub addr: SocketAddr,
+    /// The bootstrap credential, when this start issued it (print it once).
+    pub bootstrap_token: Option<String>,
+    pub state: AppState,
+    pub store: SqlStore,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting connections, finishes in-flight requests and stops the workers.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.task.await.context("server task panicked")?
+    }
+
+    /// Waits until the server stops (on its own or through `shutdown_token`).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("server task panicked")?
+    }
+
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}
+
+/// Opens the database, prepares secrets and serves on `listener`.
+pub async fn start(settings: Settings, listener: TcpListener, options: StartOptions) -> anyhow::Result<Running> {
+    let store = open_store(&settings).await?;
+    if settings.auto_migrate {
+        let report = store.migrate().await.context("applying database migrations")?;
+        if !report.applied.is_empty() {
+            tracing::info!(applied = ?report.applied, "database migrations applied");
+        }
+    } else {
+        use gatehouse_core::store::Health;
+        let pending = store.pending_migrations().await.context("reading migration state")?;
+        anyhow::ensure!(
+            pending == 0,
+            "the database schema is {pending} migration(s) behind and auto_migrate is off; run `gatehouse migrate` first"
+        );
+    }
+    let keyring = load_or_create_keyring(&settings)?;
+    let clock = options.clock;
+    let bootstrap_token = gatehouse_core::services::api_keys::bootstrap(
+        &store,
+        settings.bootstrap_token.clone(),
+        clock.now(),
+    )
+    .await
+    .context("issuing the bootstrap credential")?;
+
+    let state = AppState {
+        store: Arc::new(store.clone()),
+        keyring: Arc::new(keyring),
+        settings: Arc::new(settings),
+        clock,
+        reconciler: None,
+    };
+    let (router, _) = router(state.clone());
+    let shutdown = CancellationToken::new();
+    let addr = listener.local_addr().context("reading the listener address")?;
+
+    if state.settings.workers {
+        workers::spawn(state.clone(), shutdown.clone());
+    }
+
+    let token = shutdown.clone();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move { token.cancelled().await })
+            .await
+            .context("HTTP server failed")
+    });
+    Ok(Running { addr, bootstrap_token, state, store, shutdown, task })
+}
