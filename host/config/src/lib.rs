@@ -34,36 +34,156 @@ pub struct Key {
 }
 
 const fn key(name: &'static str, kind: Kind, default: &'static str, help: &'static str) -> Key {
-    Key { name, kind, default, help }
+    Key {
+        name,
+        kind,
+        default,
+        help,
+    }
 }
 
 /// Every configuration key. The file uses these names; the environment uses them upper-cased
 /// with the `GATEHOUSE_` prefix.
 pub const KEYS: &[Key] = &[
-    key("listen", Kind::Text, "127.0.0.1:8080", "address the HTTP server binds to"),
-    key("public_url", Kind::Text, "", "external base URL (default http://<listen>); used in links, the OIDC issuer and redirect URIs"),
-    key("data_dir", Kind::Text, "./data", "directory for the SQLite database, the dev master key and caches"),
-    key("database_url", Kind::Text, "", "sqlite://path or postgres://user:pass@host/db (default: SQLite in data_dir)"),
-    key("database_schema", Kind::Text, "gatehouse", "PostgreSQL schema holding Gatehouse's tables"),
-    key("database_max_connections", Kind::Integer, "10", "connection pool size"),
-    key("auto_migrate", Kind::Bool, "true", "apply database migrations when `serve` starts"),
-    key("master_key_file", Kind::Text, "", "file with the master key(s) encrypting secrets at rest (default: generated into data_dir on first dev start)"),
-    key("bootstrap_token", Kind::Text, "", "bootstrap admin credential to use instead of a generated one (e.g. from a Kubernetes secret)"),
+    key(
+        "listen",
+        Kind::Text,
+        "127.0.0.1:8080",
+        "address the HTTP server binds to",
+    ),
+    key(
+        "public_url",
+        Kind::Text,
+        "",
+        "external base URL (default http://<listen>); used in links, the OIDC issuer and redirect URIs",
+    ),
+    key(
+        "data_dir",
+        Kind::Text,
+        "./data",
+        "directory for the SQLite database, the dev master key and caches",
+    ),
+    key(
+        "database_url",
+        Kind::Text,
+        "",
+        "sqlite://path or postgres://user:pass@host/db (default: SQLite in data_dir)",
+    ),
+    key(
+        "database_schema",
+        Kind::Text,
+        "gatehouse",
+        "PostgreSQL schema holding Gatehouse's tables",
+    ),
+    key(
+        "database_max_connections",
+        Kind::Integer,
+        "10",
+        "connection pool size",
+    ),
+    key(
+        "auto_migrate",
+        Kind::Bool,
+        "true",
+        "apply database migrations when `serve` starts",
+    ),
+    key(
+        "master_key_file",
+        Kind::Text,
+        "",
+        "file with the master key(s) encrypting secrets at rest (default: generated into data_dir on first dev start)",
+    ),
+    key(
+        "bootstrap_token",
+        Kind::Text,
+        "",
+        "bootstrap admin credential to use instead of a generated one (e.g. from a Kubernetes secret)",
+    ),
     key("log_format", Kind::Text, "text", "text or json"),
-    key("log_level", Kind::Text, "info", "tracing filter, e.g. info or gatehouse=debug,info"),
-    key("max_body_bytes", Kind::Integer, "1048576", "largest accepted request body"),
-    key("zitadel_url", Kind::Text, "", "base URL of a real ZITADEL; empty = the embedded development emulator"),
-    key("zitadel_pat_file", Kind::Text, "", "file holding a ZITADEL personal access token"),
-    key("zitadel_key_file", Kind::Text, "", "ZITADEL service-user key file (JSON) for the JWT profile grant"),
-    key("egress_allow", Kind::List, "", "hosts and CIDRs outbound requests may reach even though they are private/loopback"),
-    key("egress_require_https", Kind::Bool, "false", "refuse plain-http webhook endpoints"),
-    key("ca_bundle", Kind::Text, "", "PEM file of extra CA certificates trusted for outbound TLS"),
-    key("events_retention_days", Kind::Integer, "30", "days events are kept (minimum 30)"),
-    key("plugin_dir", Kind::Text, "", "directory for compiled plugin caches (default data_dir/plugins)"),
-    key("webhook_retry_schedule", Kind::List, "5s,5m,30m,2h,5h,10h,10h", "delays between delivery attempts after the first"),
-    key("webhook_disable_after", Kind::Text, "5d", "disable an endpoint that failed continuously this long"),
-    key("webhook_timeout", Kind::Text, "15s", "per-attempt delivery timeout"),
-    key("workers", Kind::Bool, "true", "run background workers (delivery, sync, retention) in this process"),
+    key(
+        "log_level",
+        Kind::Text,
+        "info",
+        "tracing filter, e.g. info or gatehouse=debug,info",
+    ),
+    key(
+        "max_body_bytes",
+        Kind::Integer,
+        "1048576",
+        "largest accepted request body",
+    ),
+    key(
+        "zitadel_url",
+        Kind::Text,
+        "",
+        "base URL of a real ZITADEL; empty = the embedded development emulator",
+    ),
+    key(
+        "zitadel_pat_file",
+        Kind::Text,
+        "",
+        "file holding a ZITADEL personal access token",
+    ),
+    key(
+        "zitadel_key_file",
+        Kind::Text,
+        "",
+        "ZITADEL service-user key file (JSON) for the JWT profile grant",
+    ),
+    key(
+        "egress_allow",
+        Kind::List,
+        "",
+        "hosts and CIDRs outbound requests may reach even though they are private/loopback",
+    ),
+    key(
+        "egress_require_https",
+        Kind::Bool,
+        "false",
+        "refuse plain-http webhook endpoints",
+    ),
+    key(
+        "ca_bundle",
+        Kind::Text,
+        "",
+        "PEM file of extra CA certificates trusted for outbound TLS",
+    ),
+    key(
+        "events_retention_days",
+        Kind::Integer,
+        "30",
+        "days events are kept (minimum 30)",
+    ),
+    key(
+        "plugin_dir",
+        Kind::Text,
+        "",
+        "directory for compiled plugin caches (default data_dir/plugins)",
+    ),
+    key(
+        "webhook_retry_schedule",
+        Kind::List,
+        "5s,5m,30m,2h,5h,10h,10h",
+        "delays between delivery attempts after the first",
+    ),
+    key(
+        "webhook_disable_after",
+        Kind::Text,
+        "5d",
+        "disable an endpoint that failed continuously this long",
+    ),
+    key(
+        "webhook_timeout",
+        Kind::Text,
+        "15s",
+        "per-attempt delivery timeout",
+    ),
+    key(
+        "workers",
+        Kind::Bool,
+        "true",
+        "run background workers (delivery, sync, retention) in this process",
+    ),
 ];
 
 /// Environment variables with our prefix that are not configuration keys (CLI client and test
@@ -77,9 +197,17 @@ pub enum ConfigError {
     #[error("{path} is not valid TOML: {reason}")]
     Syntax { path: String, reason: String },
     #[error("{source_name}: unknown key `{key}`{hint}")]
-    UnknownKey { source_name: String, key: String, hint: String },
+    UnknownKey {
+        source_name: String,
+        key: String,
+        hint: String,
+    },
     #[error("{source_name}: `{key}` {problem}")]
-    Invalid { source_name: String, key: String, problem: String },
+    Invalid {
+        source_name: String,
+        key: String,
+        problem: String,
+    },
 }
 
 /// Where a value came from, for messages.
@@ -149,7 +277,10 @@ pub enum LogFormat {
 pub enum ZitadelTarget {
     /// No ZITADEL configured: mount the embedded emulator.
     Embedded,
-    External { url: Url, credentials: ZitadelCredentials },
+    External {
+        url: Url,
+        credentials: ZitadelCredentials,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -180,7 +311,9 @@ pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> Result<Settin
     }
 
     let explicit = file.map(Path::to_path_buf).or_else(|| {
-        env.iter().find(|(k, _)| k == "GATEHOUSE_CONFIG").map(|(_, v)| PathBuf::from(v))
+        env.iter()
+            .find(|(k, _)| k == "GATEHOUSE_CONFIG")
+            .map(|(_, v)| PathBuf::from(v))
     });
     let path = match explicit {
         Some(path) => Some(path),
@@ -188,11 +321,16 @@ pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> Result<Settin
     };
     if let Some(path) = &path {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::Read { path: name.clone(), reason: e.to_string() })?;
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| ConfigError::Syntax { path: name.clone(), reason: e.message().to_owned() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: name.clone(),
+            reason: e.to_string(),
+        })?;
+        let table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                    path: name.clone(),
+                    reason: e.message().to_owned(),
+                })?;
         for (name_in_file, value) in table {
             let key = find_key(&name_in_file).ok_or_else(|| ConfigError::UnknownKey {
                 source_name: name.clone(),
@@ -209,7 +347,9 @@ pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> Result<Settin
     }
 
     for (var, value) in env {
-        let Some(suffix) = var.strip_prefix(ENV_PREFIX) else { continue };
+        let Some(suffix) = var.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
         if NON_CONFIG_ENV.contains(&suffix) || suffix.starts_with("TEST_") {
             continue;
         }
@@ -272,7 +412,11 @@ fn default_raw(key: &Key) -> Raw {
 }
 
 fn split_list(text: &str) -> Vec<String> {
-    text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn from_toml(key: &Key, value: &toml::Value) -> Result<Raw, String> {
@@ -282,7 +426,11 @@ fn from_toml(key: &Key, value: &toml::Value) -> Result<Raw, String> {
         (Kind::Integer, toml::Value::Integer(i)) => Ok(Raw::Integer(*i)),
         (Kind::List, toml::Value::Array(items)) => items
             .iter()
-            .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| "must be an array of strings".to_owned()))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| "must be an array of strings".to_owned())
+            })
             .collect::<Result<_, _>>()
             .map(Raw::List),
         (Kind::List, toml::Value::String(s)) => Ok(Raw::List(split_list(s))),
@@ -298,7 +446,11 @@ fn from_env(key: &Key, value: &str) -> Result<Raw, String> {
             "false" | "0" | "no" | "off" => Ok(Raw::Bool(false)),
             _ => Err("must be true or false".into()),
         },
-        Kind::Integer => value.trim().parse().map(Raw::Integer).map_err(|_| "must be an integer".into()),
+        Kind::Integer => value
+            .trim()
+            .parse()
+            .map(Raw::Integer)
+            .map_err(|_| "must be an integer".into()),
         Kind::List => Ok(Raw::List(split_list(value))),
     }
 }
@@ -319,7 +471,11 @@ struct Resolver {
 impl Resolver {
     fn invalid(&self, key: &'static str, problem: impl Into<String>) -> ConfigError {
         let origin = &self.values[key].1;
-        ConfigError::Invalid { source_name: origin.to_string(), key: key.into(), problem: problem.into() }
+        ConfigError::Invalid {
+            source_name: origin.to_string(),
+            key: key.into(),
+            problem: problem.into(),
+        }
     }
 
     fn text(&self, key: &'static str) -> Option<String> {
@@ -334,11 +490,16 @@ impl Resolver {
     }
 
     fn integer(&self, key: &'static str, min: i64, max: i64) -> Result<i64, ConfigError> {
-        let Raw::Integer(value) = self.values[key].0 else { unreachable!("typed at parse") };
+        let Raw::Integer(value) = self.values[key].0 else {
+            unreachable!("typed at parse")
+        };
         if (min..=max).contains(&value) {
             Ok(value)
         } else {
-            Err(self.invalid(key, format!("must be between {min} and {max} (got {value})")))
+            Err(self.invalid(
+                key,
+                format!("must be between {min} and {max} (got {value})"),
+            ))
         }
     }
 
@@ -352,20 +513,29 @@ impl Resolver {
     fn duration(&self, key: &'static str) -> Result<Duration, ConfigError> {
         let text = self.text(key).unwrap_or_default();
         parse_duration(&text).ok_or_else(|| {
-            self.invalid(key, format!("`{text}` is not a duration; use e.g. 30s, 5m, 2h or 5d"))
+            self.invalid(
+                key,
+                format!("`{text}` is not a duration; use e.g. 30s, 5m, 2h or 5d"),
+            )
         })
     }
 
     fn settings(self, file: Option<PathBuf>) -> Result<Settings, ConfigError> {
         let listen_text = self.text("listen").unwrap_or_default();
         let listen: SocketAddr = listen_text.parse().map_err(|_| {
-            self.invalid("listen", format!("`{listen_text}` is not an address; use host:port, e.g. 127.0.0.1:8080"))
+            self.invalid(
+                "listen",
+                format!("`{listen_text}` is not an address; use host:port, e.g. 127.0.0.1:8080"),
+            )
         })?;
 
         let public_url = match self.text("public_url") {
             Some(text) => {
                 let url = Url::parse(&text).map_err(|e| {
-                    self.invalid("public_url", format!("`{text}` is not a URL ({e}); use e.g. https://auth.example.com"))
+                    self.invalid(
+                        "public_url",
+                        format!("`{text}` is not a URL ({e}); use e.g. https://auth.example.com"),
+                    )
                 })?;
                 if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
                     return Err(self.invalid("public_url", "must be an http(s) URL with a host"));
@@ -376,8 +546,16 @@ impl Resolver {
                 url
             }
             None => {
-                let host = if listen.ip().is_unspecified() { "127.0.0.1".to_owned() } else { listen.ip().to_string() };
-                let host = if listen.is_ipv6() && !listen.ip().is_unspecified() { format!("[{host}]") } else { host };
+                let host = if listen.ip().is_unspecified() {
+                    "127.0.0.1".to_owned()
+                } else {
+                    listen.ip().to_string()
+                };
+                let host = if listen.is_ipv6() && !listen.ip().is_unspecified() {
+                    format!("[{host}]")
+                } else {
+                    host
+                };
                 Url::parse(&format!("http://{host}:{}", listen.port())).expect("valid default URL")
             }
         };
@@ -386,7 +564,10 @@ impl Resolver {
 
         let database_url = match self.text("database_url") {
             Some(url) => {
-                if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                if !(url.starts_with("sqlite:")
+                    || url.starts_with("postgres://")
+                    || url.starts_with("postgresql://"))
+                {
                     return Err(self.invalid(
                         "database_url",
                         "must start with sqlite:, postgres:// or postgresql:// (e.g. postgres://gatehouse@db:5432/gatehouse)",
@@ -397,12 +578,19 @@ impl Resolver {
             None => format!("sqlite://{}", data_dir.join("gatehouse.db").display()),
         };
 
-        let database_schema = self.text("database_schema").unwrap_or_else(|| "gatehouse".into());
+        let database_schema = self
+            .text("database_schema")
+            .unwrap_or_else(|| "gatehouse".into());
         let schema_ok = database_schema.len() <= 63
             && database_schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-            && database_schema.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            && database_schema
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !schema_ok {
-            return Err(self.invalid("database_schema", "must be lowercase letters, digits and underscores, starting with a letter"));
+            return Err(self.invalid(
+                "database_schema",
+                "must be lowercase letters, digits and underscores, starting with a letter",
+            ));
         }
 
         let (master_key_file, master_key_is_default) = match self.text("master_key_file") {
@@ -412,7 +600,9 @@ impl Resolver {
 
         let bootstrap_token = self.text("bootstrap_token");
         if let Some(token) = &bootstrap_token
-            && (token.len() < 32 || token.len() > 256 || !token.chars().all(|c| c.is_ascii_graphic()))
+            && (token.len() < 32
+                || token.len() > 256
+                || !token.chars().all(|c| c.is_ascii_graphic()))
         {
             return Err(self.invalid(
                 "bootstrap_token",
@@ -423,14 +613,24 @@ impl Resolver {
         let log_format = match self.text("log_format").as_deref() {
             Some("text") | None => LogFormat::Text,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(self.invalid("log_format", format!("must be text or json (got `{other}`)"))),
+            Some(other) => {
+                return Err(self.invalid(
+                    "log_format",
+                    format!("must be text or json (got `{other}`)"),
+                ));
+            }
         };
 
         let zitadel = match self.text("zitadel_url") {
             None => ZitadelTarget::Embedded,
             Some(text) => {
-                let url = Url::parse(&text).map_err(|e| self.invalid("zitadel_url", format!("`{text}` is not a URL ({e})")))?;
-                let credentials = match (self.text("zitadel_pat_file"), self.text("zitadel_key_file")) {
+                let url = Url::parse(&text).map_err(|e| {
+                    self.invalid("zitadel_url", format!("`{text}` is not a URL ({e})"))
+                })?;
+                let credentials = match (
+                    self.text("zitadel_pat_file"),
+                    self.text("zitadel_key_file"),
+                ) {
                     (Some(pat), None) => ZitadelCredentials::PatFile(pat.into()),
                     (None, Some(key)) => ZitadelCredentials::KeyFile(key.into()),
                     (None, None) => {
@@ -440,7 +640,10 @@ impl Resolver {
                         ));
                     }
                     (Some(_), Some(_)) => {
-                        return Err(self.invalid("zitadel_key_file", "set either zitadel_pat_file or zitadel_key_file, not both"));
+                        return Err(self.invalid(
+                            "zitadel_key_file",
+                            "set either zitadel_pat_file or zitadel_key_file, not both",
+                        ));
                     }
                 };
                 ZitadelTarget::External { url, credentials }
@@ -459,7 +662,10 @@ impl Resolver {
             .iter()
             .map(|d| {
                 parse_duration(d).ok_or_else(|| {
-                    self.invalid("webhook_retry_schedule", format!("`{d}` is not a duration; use e.g. 5s,5m,30m,2h"))
+                    self.invalid(
+                        "webhook_retry_schedule",
+                        format!("`{d}` is not a duration; use e.g. 5s,5m,30m,2h"),
+                    )
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -485,7 +691,10 @@ impl Resolver {
             egress_require_https: self.flag("egress_require_https"),
             ca_bundle: self.text("ca_bundle").map(PathBuf::from),
             events_retention: Duration::from_secs(retention_days as u64 * 86_400),
-            plugin_dir: self.text("plugin_dir").map(PathBuf::from).unwrap_or_else(|| data_dir.join("plugins")),
+            plugin_dir: self
+                .text("plugin_dir")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("plugins")),
             webhook_retry_schedule,
             webhook_disable_after: self.duration("webhook_disable_after")?,
             webhook_timeout: self.duration("webhook_timeout")?,
@@ -523,11 +732,17 @@ fn parse_egress_entry(entry: &str) -> Result<EgressAllow, String> {
     let host = entry.to_ascii_lowercase();
     let valid = !host.is_empty()
         && host.len() <= 253
-        && host.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        && host.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
     if valid {
         Ok(EgressAllow::Host(host))
     } else {
-        Err(format!("`{entry}` is neither a host name nor an IP address/CIDR (e.g. 10.0.0.0/8, hooks.internal)"))
+        Err(format!(
+            "`{entry}` is neither a host name nor an IP address/CIDR (e.g. 10.0.0.0/8, hooks.internal)"
+        ))
     }
 }
 

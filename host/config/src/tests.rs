@@ -1,7 +1,10 @@
 use super::*;
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 fn file(text: &str) -> tempfile::NamedTempFile {
@@ -29,13 +32,22 @@ fn environment_overrides_the_file() {
     let f = file("listen = \"0.0.0.0:9000\"\ndata_dir = \"/var/lib/gh\"\n");
     let s = load_from(
         Some(f.path()),
-        &env(&[("GATEHOUSE_LISTEN", "127.0.0.1:7000"), ("GATEHOUSE_EGRESS_ALLOW", "127.0.0.1, hooks.internal,10.0.0.0/8")]),
+        &env(&[
+            ("GATEHOUSE_LISTEN", "127.0.0.1:7000"),
+            (
+                "GATEHOUSE_EGRESS_ALLOW",
+                "127.0.0.1, hooks.internal,10.0.0.0/8",
+            ),
+        ]),
     )
     .unwrap();
     assert_eq!(s.listen.port(), 7000);
     assert_eq!(s.data_dir, PathBuf::from("/var/lib/gh"));
     assert_eq!(s.egress_allow.len(), 3);
-    assert_eq!(s.egress_allow[1], EgressAllow::Host("hooks.internal".into()));
+    assert_eq!(
+        s.egress_allow[1],
+        EgressAllow::Host("hooks.internal".into())
+    );
 }
 
 #[test]
@@ -48,9 +60,23 @@ fn a_typo_in_the_file_is_refused_naming_the_key_and_a_fix() {
 
 #[test]
 fn a_typo_in_the_environment_is_refused_but_client_variables_are_not() {
-    let err = load_from(None, &env(&[("GATEHOUSE_LISTN", "x")])).unwrap_err().to_string();
-    assert!(err.contains("GATEHOUSE_LISTN") && err.contains("did you mean `listen`"), "{err}");
-    assert!(load_from(None, &env(&[("GATEHOUSE_TOKEN", "x"), ("GATEHOUSE_TEST_ZITADEL_URL", "y")])).is_ok());
+    let err = load_from(None, &env(&[("GATEHOUSE_LISTN", "x")]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("GATEHOUSE_LISTN") && err.contains("did you mean `listen`"),
+        "{err}"
+    );
+    assert!(
+        load_from(
+            None,
+            &env(&[
+                ("GATEHOUSE_TOKEN", "x"),
+                ("GATEHOUSE_TEST_ZITADEL_URL", "y")
+            ])
+        )
+        .is_ok()
+    );
 }
 
 #[test]
@@ -60,23 +86,47 @@ fn bad_values_name_key_source_and_fix() {
         ("GATEHOUSE_DATABASE_URL", "mysql://x", "database_url"),
         ("GATEHOUSE_PUBLIC_URL", "ftp://x", "public_url"),
         ("GATEHOUSE_AUTO_MIGRATE", "maybe", "auto_migrate"),
-        ("GATEHOUSE_EVENTS_RETENTION_DAYS", "7", "events_retention_days"),
-        ("GATEHOUSE_WEBHOOK_RETRY_SCHEDULE", "5s,soon", "webhook_retry_schedule"),
+        (
+            "GATEHOUSE_EVENTS_RETENTION_DAYS",
+            "7",
+            "events_retention_days",
+        ),
+        (
+            "GATEHOUSE_WEBHOOK_RETRY_SCHEDULE",
+            "5s,soon",
+            "webhook_retry_schedule",
+        ),
         ("GATEHOUSE_EGRESS_ALLOW", "not a host!", "egress_allow"),
         ("GATEHOUSE_BOOTSTRAP_TOKEN", "short", "bootstrap_token"),
-        ("GATEHOUSE_ZITADEL_URL", "https://zitadel.example", "zitadel_url"),
+        (
+            "GATEHOUSE_ZITADEL_URL",
+            "https://zitadel.example",
+            "zitadel_url",
+        ),
     ];
     for (var, value, key) in cases {
-        let err = load_from(None, &env(&[(var, value)])).unwrap_err().to_string();
-        assert!(err.contains(var) && err.contains(&format!("`{key}`")), "{var}: {err}");
+        let err = load_from(None, &env(&[(var, value)]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(var) && err.contains(&format!("`{key}`")),
+            "{var}: {err}"
+        );
     }
 }
 
 #[test]
 fn wrong_types_in_the_file_are_refused() {
-    let err = load_from(Some(file("auto_migrate = \"yes\"\n").path()), &[]).unwrap_err().to_string();
-    assert!(err.contains("auto_migrate") && err.contains("true or false"), "{err}");
-    let err = load_from(Some(file("listen = [").path()), &[]).unwrap_err().to_string();
+    let err = load_from(Some(file("auto_migrate = \"yes\"\n").path()), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("auto_migrate") && err.contains("true or false"),
+        "{err}"
+    );
+    let err = load_from(Some(file("listen = [").path()), &[])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not valid TOML"), "{err}");
 }
 
@@ -84,10 +134,19 @@ fn wrong_types_in_the_file_are_refused() {
 fn zitadel_needs_exactly_one_credential() {
     let s = load_from(
         None,
-        &env(&[("GATEHOUSE_ZITADEL_URL", "https://z.example"), ("GATEHOUSE_ZITADEL_PAT_FILE", "/run/pat")]),
+        &env(&[
+            ("GATEHOUSE_ZITADEL_URL", "https://z.example"),
+            ("GATEHOUSE_ZITADEL_PAT_FILE", "/run/pat"),
+        ]),
     )
     .unwrap();
-    assert!(matches!(s.zitadel, ZitadelTarget::External { credentials: ZitadelCredentials::PatFile(_), .. }));
+    assert!(matches!(
+        s.zitadel,
+        ZitadelTarget::External {
+            credentials: ZitadelCredentials::PatFile(_),
+            ..
+        }
+    ));
 }
 
 #[test]

@@ -204,6 +204,9 @@ mod tests {
         let limits: PluginLimits = serde_json::from_str(r#"{"deadline_ms":20}"#).unwrap();
         assert_eq!(limits.deadline_ms, Some(20));
         assert!(serde_json::from_str::<PluginLimits>(r#"{"deadline":20}"#).is_err());
-        assert_eq!(serde_json::to_string(&PluginLimits::default()).unwrap(), "{}");
+        assert_eq!(
+            serde_json::to_string(&PluginLimits::default()).unwrap(),
+            "{}"
+        );
     }
 }

@@ -11,8 +11,12 @@ use gatehouse_store::{ConnectOptions, SqlStore};
 /// without echoing credentials from the URL.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<SqlStore> {
     if settings.database_url.starts_with("sqlite:") {
-        fs::create_dir_all(&settings.data_dir)
-            .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
+        fs::create_dir_all(&settings.data_dir).with_context(|| {
+            format!(
+                "creating the data directory {}",
+                settings.data_dir.display()
+            )
+        })?;
     }
     let mut options = ConnectOptions::new(settings.database_url.clone());
     options.schema = settings.database_schema.clone();
@@ -49,15 +53,20 @@ pub fn load_or_create_keyring(settings: &Settings) -> anyhow::Result<Keyring> {
             );
         }
         let key = MasterKey::generate();
-        write_private(path, &format!("# Gatehouse master key (generated)\n{}\n", key.encode()))?;
+        write_private(
+            path,
+            &format!("# Gatehouse master key (generated)\n{}\n", key.encode()),
+        )?;
         tracing::warn!(
             path = %path.display(),
             "generated a development master key; in production set GATEHOUSE_MASTER_KEY_FILE to a managed key and back it up"
         );
     }
-    let text = fs::read_to_string(path).with_context(|| format!("reading the master key file {}", path.display()))?;
+    let text = fs::read_to_string(path)
+        .with_context(|| format!("reading the master key file {}", path.display()))?;
     warn_if_shared(path);
-    Keyring::from_key_file(&text).with_context(|| format!("the master key file {} is invalid", path.display()))
+    Keyring::from_key_file(&text)
+        .with_context(|| format!("the master key file {} is invalid", path.display()))
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
@@ -71,8 +80,11 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
     file.sync_all().ok();
     Ok(())
 }

@@ -49,8 +49,18 @@ struct ServerErrorCause(String);
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        Self { status, code: code.into(), message: message.into(), field: None, cause: None }
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            code: code.into(),
+            message: message.into(),
+            field: None,
+            cause: None,
+        }
     }
 
     pub fn field(mut self, field: impl Into<String>) -> Self {
@@ -71,7 +81,11 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
@@ -83,7 +97,9 @@ impl ApiError {
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: "internal_error".into(),
-            message: "something went wrong on our side; quote the x-request-id header when reporting it".into(),
+            message:
+                "something went wrong on our side; quote the x-request-id header when reporting it"
+                    .into(),
             field: None,
             cause: Some(cause.to_string()),
         }
@@ -111,7 +127,11 @@ impl From<Error> for ApiError {
                 cause: None,
             },
             Error::NotFound { what } => Self::not_found(what),
-            Error::Conflict { code, message, field } => Self {
+            Error::Conflict {
+                code,
+                message,
+                field,
+            } => Self {
                 status: StatusCode::CONFLICT,
                 code: code.into(),
                 message,
@@ -135,13 +155,18 @@ impl From<gatehouse_core::StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: ErrorDetail { code: self.code.into_owned(), message: self.message, field: self.field },
+            error: ErrorDetail {
+                code: self.code.into_owned(),
+                message: self.message,
+                field: self.field,
+            },
         };
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"gatehouse\""));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"gatehouse\""),
+            );
         }
         if let Some(cause) = self.cause {
             response.extensions_mut().insert(ServerErrorCause(cause));

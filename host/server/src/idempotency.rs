@@ -30,9 +30,15 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
         return next.run(request).await;
     };
     let key = match key.to_str() {
-        Ok(k) if !k.is_empty() && k.len() <= 255 && k.chars().all(|c| c.is_ascii_graphic()) => k.to_owned(),
+        Ok(k) if !k.is_empty() && k.len() <= 255 && k.chars().all(|c| c.is_ascii_graphic()) => {
+            k.to_owned()
+        }
         _ => {
-            return ApiError::invalid(HEADER, "Idempotency-Key must be 1-255 printable ASCII characters").into_response();
+            return ApiError::invalid(
+                HEADER,
+                "Idempotency-Key must be 1-255 printable ASCII characters",
+            )
+            .into_response();
         }
     };
     // Scope: the credential presented (its hash), so two callers never share keys.
@@ -43,22 +49,33 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
         .unwrap_or_else(|| "anonymous".into());
 
     let (parts, body) = request.into_parts();
-    let bytes = match to_bytes(body, state.settings.max_body_bytes).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large").into_response();
-        }
+    let Ok(bytes) = to_bytes(body, state.settings.max_body_bytes).await else {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is too large",
+        )
+        .into_response();
     };
     let mut hasher = Sha256::new();
     hasher.update(parts.method.as_str());
     hasher.update([0]);
-    hasher.update(parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or_default());
+    hasher.update(
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or_default(),
+    );
     hasher.update([0]);
     hasher.update(&bytes);
     let fingerprint = hex::encode(hasher.finalize());
 
     let store = state.store.clone();
-    match store.claim_idempotency_key(&scope, &key, &fingerprint, state.clock.now()).await {
+    match store
+        .claim_idempotency_key(&scope, &key, &fingerprint, state.clock.now())
+        .await
+    {
         Err(err) => return ApiError::from(err).into_response(),
         Ok(Claim::Mismatch) => {
             return ApiError::conflict(
@@ -68,17 +85,22 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
             .into_response();
         }
         Ok(Claim::InFlight) => {
-            return ApiError::conflict("idempotency_key_in_use", "a request with this Idempotency-Key is still running; retry later")
-                .into_response();
+            return ApiError::conflict(
+                "idempotency_key_in_use",
+                "a request with this Idempotency-Key is still running; retry later",
+            )
+            .into_response();
         }
         Ok(Claim::Replay(stored)) => return replay(stored),
         Ok(Claim::Fresh) => {}
     }
 
-    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
     let status = response.status();
-    let keep = !(status.is_server_error()
-        || matches!(status.as_u16(), 400 | 401 | 403 | 413 | 415 | 422));
+    let keep =
+        !(status.is_server_error() || matches!(status.as_u16(), 400 | 401 | 403 | 413 | 415 | 422));
     let (parts, body) = response.into_parts();
     let bytes = match to_bytes(body, MAX_STORED_RESPONSE).await {
         Ok(bytes) => bytes,
@@ -91,7 +113,11 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
     let outcome = if keep {
         let stored = StoredResponse {
             status: status.as_u16(),
-            content_type: parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned),
+            content_type: parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
             body: bytes.to_vec(),
         };
         store.complete_idempotency_key(&scope, &key, &stored).await
@@ -107,9 +133,14 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
 fn replay(stored: StoredResponse) -> Response {
     let mut response = Response::new(Body::from(stored.body));
     *response.status_mut() = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    if let Some(value) = stored.content_type.and_then(|ct| HeaderValue::from_str(&ct).ok()) {
+    if let Some(value) = stored
+        .content_type
+        .and_then(|ct| HeaderValue::from_str(&ct).ok())
+    {
         response.headers_mut().insert(header::CONTENT_TYPE, value);
     }
-    response.headers_mut().insert(REPLAYED, HeaderValue::from_static("true"));
+    response
+        .headers_mut()
+        .insert(REPLAYED, HeaderValue::from_static("true"));
     response
 }

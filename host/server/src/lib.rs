@@ -55,14 +55,28 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let spec = Arc::new(doc.clone());
     let max_body = state.settings.max_body_bytes;
     let router = api
-        .route("/v1/openapi.json", get(move || async move { Json(spec.as_ref().clone()).into_response() }))
+        .route(
+            "/v1/openapi.json",
+            get(move || async move { Json(spec.as_ref().clone()).into_response() }),
+        )
         .fallback(error::route_not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), idempotency::middleware))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::middleware,
+        ))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(error::log_server_errors))
-        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(CatchPanicLayer::custom(|_| error::ApiError::internal("handler panicked").into_response()))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            error::ApiError::internal("handler panicked").into_response()
+        }))
         .layer(middleware::from_fn(request_id::assign))
         .with_state(state);
     (router, doc)
@@ -76,7 +90,9 @@ pub struct StartOptions {
 
 impl Default for StartOptions {
     fn default() -> Self {
-        Self { clock: Arc::new(SystemClock) }
+        Self {
+            clock: Arc::new(SystemClock),
+        }
     }
 }
 
@@ -109,16 +125,26 @@ impl Running {
 }
 
 /// Opens the database, prepares secrets and serves on `listener`.
-pub async fn start(settings: Settings, listener: TcpListener, options: StartOptions) -> anyhow::Result<Running> {
+pub async fn start(
+    settings: Settings,
+    listener: TcpListener,
+    options: StartOptions,
+) -> anyhow::Result<Running> {
     let store = open_store(&settings).await?;
     if settings.auto_migrate {
-        let report = store.migrate().await.context("applying database migrations")?;
+        let report = store
+            .migrate()
+            .await
+            .context("applying database migrations")?;
         if !report.applied.is_empty() {
             tracing::info!(applied = ?report.applied, "database migrations applied");
         }
     } else {
         use gatehouse_core::store::Health;
-        let pending = store.pending_migrations().await.context("reading migration state")?;
+        let pending = store
+            .pending_migrations()
+            .await
+            .context("reading migration state")?;
         anyhow::ensure!(
             pending == 0,
             "the database schema is {pending} migration(s) behind and auto_migrate is off; run `gatehouse migrate` first"
@@ -143,7 +169,9 @@ pub async fn start(settings: Settings, listener: TcpListener, options: StartOpti
     };
     let (router, _) = router(state.clone());
     let shutdown = CancellationToken::new();
-    let addr = listener.local_addr().context("reading the listener address")?;
+    let addr = listener
+        .local_addr()
+        .context("reading the listener address")?;
 
     if state.settings.workers {
         workers::spawn(state.clone(), shutdown.clone());
@@ -151,10 +179,20 @@ pub async fn start(settings: Settings, listener: TcpListener, options: StartOpti
 
     let token = shutdown.clone();
     let task = tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move { token.cancelled().await })
-            .await
-            .context("HTTP server failed")
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { token.cancelled().await })
+        .await
+        .context("HTTP server failed")
     });
-    Ok(Running { addr, bootstrap_token, state, store, shutdown, task })
+    Ok(Running {
+        addr,
+        bootstrap_token,
+        state,
+        store,
+        shutdown,
+        task,
+    })
 }

@@ -33,7 +33,12 @@ impl Modify for Security {
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("An API key (`ghk_…`) or the bootstrap credential.")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key (`ghk_…`) or the bootstrap credential."))
+                    .build(),
+            ),
         );
     }
 }
@@ -44,7 +49,12 @@ pub fn finish(mut doc: openapi::OpenApi) -> openapi::OpenApi {
     let error = |description: &str| -> RefOr<openapi::Response> {
         ResponseBuilder::new()
             .description(description)
-            .content("application/json", openapi::content::ContentBuilder::new().schema(Some(openapi::Ref::from_schema_name("ErrorBody"))).build())
+            .content(
+                "application/json",
+                openapi::content::ContentBuilder::new()
+                    .schema(Some(openapi::Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
             .build()
             .into()
     };
@@ -61,23 +71,35 @@ pub fn finish(mut doc: openapi::OpenApi) -> openapi::OpenApi {
         ] {
             let Some(op) = op else { continue };
             let mut add = |code: &str, description: &str| {
-                op.responses.responses.entry(code.to_owned()).or_insert_with(|| error(description));
+                op.responses
+                    .responses
+                    .entry(code.to_owned())
+                    .or_insert_with(|| error(description));
             };
             if authenticated {
                 add("401", "Missing, invalid or revoked credentials");
                 add("403", "The credential may not perform this operation");
-                add("422", "Invalid input; `error.field` names the offending field or parameter");
+                add(
+                    "422",
+                    "Invalid input; `error.field` names the offending field or parameter",
+                );
             }
             if has_params {
                 add("404", "Not found (or owned by another tenant)");
             }
             if matches!(method, "post" | "patch" | "put") && authenticated {
                 add("400", "Malformed JSON");
-                add("409", "Conflict with existing state (e.g. duplicate slug, reused Idempotency-Key)");
+                add(
+                    "409",
+                    "Conflict with existing state (e.g. duplicate slug, reused Idempotency-Key)",
+                );
                 add("413", "Request body too large");
                 add("415", "Body is not application/json");
             }
-            add("500", "Internal error (opaque; quote the x-request-id header)");
+            add(
+                "500",
+                "Internal error (opaque; quote the x-request-id header)",
+            );
             add("503", "A dependency is unavailable; retry");
             if authenticated {
                 op.security = Some(vec![bearer.clone()]);

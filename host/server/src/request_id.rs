@@ -19,7 +19,12 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
         .headers()
         .get(&HEADER)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        })
         .map(str::to_owned)
         .unwrap_or_else(|| format!("req_{}", ulid::Ulid::new()));
     request.extensions_mut().insert(RequestId(id.clone()));

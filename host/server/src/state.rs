@@ -4,12 +4,7 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use gatehouse_config::Settings;
-use gatehouse_core::{
-    clock::Clock,
-    secret::Keyring,
-    store::Store,
-    sync::ObjectKind,
-};
+use gatehouse_core::{clock::Clock, secret::Keyring, store::Store, sync::ObjectKind};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -27,5 +22,10 @@ pub struct AppState {
 pub trait ReconcileNow: Send + Sync {
     /// Tries to bring one object in sync within `timeout`; `Err` carries a message fit for the
     /// API (the object stays pending and the background loop keeps trying).
-    async fn reconcile_now(&self, kind: ObjectKind, id: &str, timeout: Duration) -> Result<(), String>;
+    async fn reconcile_now(
+        &self,
+        kind: ObjectKind,
+        id: &str,
+        timeout: Duration,
+    ) -> Result<(), String>;
 }

@@ -26,12 +26,20 @@ pub fn spawn(state: AppState, shutdown: CancellationToken) {
 /// replicas at once (plain deletes by age).
 pub async fn retention_pass(state: &AppState) {
     let now = state.clock.now();
-    match state.store.purge_events(now.minus(state.settings.events_retention)).await {
+    match state
+        .store
+        .purge_events(now.minus(state.settings.events_retention))
+        .await
+    {
         Ok(0) => {}
         Ok(n) => tracing::info!(purged = n, "expired events deleted"),
         Err(err) => tracing::warn!(%err, "event retention pass failed"),
     }
-    if let Err(err) = state.store.purge_idempotency_keys(now.minus(idempotency::RETENTION)).await {
+    if let Err(err) = state
+        .store
+        .purge_idempotency_keys(now.minus(idempotency::RETENTION))
+        .await
+    {
         tracing::warn!(%err, "idempotency key expiry failed");
     }
 }

@@ -69,7 +69,10 @@ pub(crate) async fn insert_events(
         return Ok(());
     }
     if let Some(lock) = dialect.lock_events {
-        sqlx::query(lock).execute(&mut *conn).await.map_err(interpret)?;
+        sqlx::query(lock)
+            .execute(&mut *conn)
+            .await
+            .map_err(interpret)?;
     }
     for event in events {
         sqlx::query(

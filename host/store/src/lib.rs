@@ -288,10 +288,15 @@ impl SqlStore {
     /// Drops another schema by name (test clean-up); refuses names that are not plain.
     pub async fn drop_schema_named(&self, name: &str) -> StoreResult<()> {
         if !valid_schema_name(name) {
-            return Err(StoreError::Other(format!("refusing to drop schema `{name}`")));
+            return Err(StoreError::Other(format!(
+                "refusing to drop schema `{name}`"
+            )));
         }
         let statement = format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
-        self.writer().execute(statement.as_str()).await.map_err(interpret)?;
+        self.writer()
+            .execute(statement.as_str())
+            .await
+            .map_err(interpret)?;
         Ok(())
     }
 

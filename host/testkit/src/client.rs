@@ -21,8 +21,15 @@ pub struct TestResponse {
 
 impl TestClient {
     pub fn new(base: &str, token: Option<String>) -> Self {
-        let http = reqwest::Client::builder().no_proxy().build().expect("reqwest client");
-        Self { http, base: base.trim_end_matches('/').to_owned(), token }
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("reqwest client");
+        Self {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            token,
+        }
     }
 
     pub fn base(&self) -> &str {
@@ -31,12 +38,18 @@ impl TestClient {
 
     /// The same client with another bearer token.
     pub fn with_token(&self, token: &str) -> Self {
-        Self { token: Some(token.to_owned()), ..self.clone() }
+        Self {
+            token: Some(token.to_owned()),
+            ..self.clone()
+        }
     }
 
     /// The same client without credentials.
     pub fn anonymous(&self) -> Self {
-        Self { token: None, ..self.clone() }
+        Self {
+            token: None,
+            ..self.clone()
+        }
     }
 
     /// A request builder with the base URL and credential applied, for unusual requests.
@@ -49,11 +62,18 @@ impl TestClient {
     }
 
     pub async fn send(&self, builder: reqwest::RequestBuilder) -> TestResponse {
-        let response = builder.send().await.expect("request reaches the test server");
+        let response = builder
+            .send()
+            .await
+            .expect("request reaches the test server");
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.bytes().await.expect("response body").to_vec();
-        TestResponse { status, headers, body }
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str) -> TestResponse {
@@ -65,21 +85,32 @@ impl TestClient {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> TestResponse {
-        self.send(self.request(Method::POST, path).json(&body)).await
+        self.send(self.request(Method::POST, path).json(&body))
+            .await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> TestResponse {
-        self.send(self.request(Method::PATCH, path).json(&body)).await
+        self.send(self.request(Method::PATCH, path).json(&body))
+            .await
     }
 
     /// Creates a tenant and returns its JSON.
     pub async fn create_tenant(&self, name: &str, slug: &str) -> Value {
-        self.post("/v1/tenants", serde_json::json!({ "name": name, "slug": slug })).await.expect(201).json()
+        self.post(
+            "/v1/tenants",
+            serde_json::json!({ "name": name, "slug": slug }),
+        )
+        .await
+        .expect(201)
+        .json()
     }
 
     /// Creates an app under `tenant_id` and returns its JSON.
     pub async fn create_app(&self, tenant_id: &str, body: Value) -> Value {
-        self.post(&format!("/v1/tenants/{tenant_id}/apps"), body).await.expect(201).json()
+        self.post(&format!("/v1/tenants/{tenant_id}/apps"), body)
+            .await
+            .expect(201)
+            .json()
     }
 }
 
@@ -87,7 +118,12 @@ impl TestResponse {
     /// Panics, showing the body, unless the status is `status`.
     #[track_caller]
     pub fn expect(self, status: u16) -> Self {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text());
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text()
+        );
         self
     }
 
@@ -97,14 +133,18 @@ impl TestResponse {
 
     #[track_caller]
     pub fn json<T: DeserializeOwned>(&self) -> T {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not the expected JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not the expected JSON ({e}): {}", self.text()))
     }
 
     /// `error.code` of an error body.
     #[track_caller]
     pub fn error_code(&self) -> String {
         let body: Value = self.json();
-        body["error"]["code"].as_str().unwrap_or_else(|| panic!("not an error body: {}", self.text())).to_owned()
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error body: {}", self.text()))
+            .to_owned()
     }
 
     /// `error.field` of an error body, if any.
@@ -115,6 +155,9 @@ impl TestResponse {
     }
 
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
     }
 }

@@ -58,7 +58,10 @@ pub async fn postgres_reachable() -> bool {
             store.close().await;
             true
         }
-        Err(err) if strict() => panic!("STRICT=1 and PostgreSQL ({}) is unreachable: {err}", postgres_url()),
+        Err(err) if strict() => panic!(
+            "STRICT=1 and PostgreSQL ({}) is unreachable: {err}",
+            postgres_url()
+        ),
         Err(err) => {
             eprintln!("skipped: PostgreSQL tests ({err}); set STRICT=1 to make this fatal");
             false
@@ -76,13 +79,19 @@ pub struct TestOptions {
 
 impl Default for TestOptions {
     fn default() -> Self {
-        Self { backend: Backend::Sqlite, env: Vec::new() }
+        Self {
+            backend: Backend::Sqlite,
+            env: Vec::new(),
+        }
     }
 }
 
 impl TestOptions {
     pub fn backend(backend: Backend) -> Self {
-        Self { backend, ..Self::default() }
+        Self {
+            backend,
+            ..Self::default()
+        }
     }
 
     pub fn env(mut self, key: &str, value: &str) -> Self {
@@ -109,7 +118,10 @@ static TRACING: Once = Once::new();
 fn init_tracing() {
     TRACING.call_once(|| {
         let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
-        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
     });
 }
 
@@ -121,8 +133,14 @@ pub async fn spawn_with(options: TestOptions) -> TestServer {
     init_tracing();
     let data_dir = tempfile::tempdir().expect("temp data dir");
     let mut env = vec![
-        ("GATEHOUSE_DATA_DIR".to_owned(), data_dir.path().display().to_string()),
-        ("GATEHOUSE_BOOTSTRAP_TOKEN".to_owned(), format!("ghk_test_{}", ulid::Ulid::new())),
+        (
+            "GATEHOUSE_DATA_DIR".to_owned(),
+            data_dir.path().display().to_string(),
+        ),
+        (
+            "GATEHOUSE_BOOTSTRAP_TOKEN".to_owned(),
+            format!("ghk_test_{}", ulid::Ulid::new()),
+        ),
     ];
     if options.backend == Backend::Postgres {
         drop_stale_schemas().await;
@@ -136,16 +154,35 @@ pub async fn spawn_with(options: TestOptions) -> TestServer {
 }
 
 /// Starts a server with exactly `env` (plus a fresh port) on `data_dir`.
-pub async fn start_on(mut env: Vec<(String, String)>, data_dir: tempfile::TempDir, backend: Backend) -> TestServer {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+pub async fn start_on(
+    mut env: Vec<(String, String)>,
+    data_dir: tempfile::TempDir,
+    backend: Backend,
+) -> TestServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
     let url = format!("http://{}", listener.local_addr().expect("local addr"));
     env.retain(|(k, _)| k != "GATEHOUSE_PUBLIC_URL");
     env.push(("GATEHOUSE_PUBLIC_URL".into(), url.clone()));
     let settings = gatehouse_config::load_from(None, &env).expect("test settings are valid");
-    let bootstrap_token = settings.bootstrap_token.clone().expect("tests set a bootstrap token");
-    let running = gatehouse_server::start(settings, listener, StartOptions::default()).await.expect("server starts");
+    let bootstrap_token = settings
+        .bootstrap_token
+        .clone()
+        .expect("tests set a bootstrap token");
+    let running = gatehouse_server::start(settings, listener, StartOptions::default())
+        .await
+        .expect("server starts");
     let client = TestClient::new(&url, Some(bootstrap_token.clone()));
-    TestServer { url, backend, client, bootstrap_token, running, data_dir, env }
+    TestServer {
+        url,
+        backend,
+        client,
+        bootstrap_token,
+        running,
+        data_dir,
+        env,
+    }
 }
 
 impl TestServer {
@@ -161,7 +198,13 @@ impl TestServer {
 
     /// Stops the server and starts a new one on the same data (database, keys).
     pub async fn restart(self) -> TestServer {
-        let TestServer { running, data_dir, env, backend, .. } = self;
+        let TestServer {
+            running,
+            data_dir,
+            env,
+            backend,
+            ..
+        } = self;
         let store = running.store.clone();
         running.shutdown().await.expect("clean shutdown");
         store.close().await;
@@ -175,11 +218,17 @@ async fn drop_stale_schemas() {
     let mut options = ConnectOptions::new(postgres_url());
     options.schema = "public".into();
     options.max_connections = 1;
-    let Ok(store) = SqlStore::connect(&options).await else { return };
+    let Ok(store) = SqlStore::connect(&options).await else {
+        return;
+    };
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    for schema in store.schemas_with_prefix("gh_test_").await.unwrap_or_default() {
+    for schema in store
+        .schemas_with_prefix("gh_test_")
+        .await
+        .unwrap_or_default()
+    {
         let created = schema
             .strip_prefix("gh_test_")
             .and_then(|id| ulid::Ulid::from_string(&id.to_uppercase()).ok())

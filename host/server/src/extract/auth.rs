@@ -23,14 +23,22 @@ impl FromRequestParts<AppState> for Authenticated {
         let header = parts
             .headers
             .get(http::header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("missing credentials: send Authorization: Bearer <API key>"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("missing credentials: send Authorization: Bearer <API key>")
+            })?;
         let token = header
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <API key>`"))?;
-        let outcome = api_keys::authenticate(state.store.as_ref(), token, state.clock.now()).await?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header must be `Bearer <API key>`")
+            })?;
+        let outcome =
+            api_keys::authenticate(state.store.as_ref(), token, state.clock.now()).await?;
         match outcome {
             Ok(principal) => {
                 parts.extensions.insert(principal.clone());

@@ -25,6 +25,10 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(512).collect());
         let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone());
-        Ok(Self(AuditContext { location, user_agent, request_id }))
+        Ok(Self(AuditContext {
+            location,
+            user_agent,
+            request_id,
+        }))
     }
 }

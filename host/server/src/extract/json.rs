@@ -33,7 +33,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the request body is too large",
+                )
             } else {
                 ApiError::bad_request("unreadable_body", "the request body could not be read")
             }
@@ -48,21 +52,31 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = err.path().to_string();
         let inner = err.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            return ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {inner}"));
+            return ApiError::bad_request(
+                "malformed_json",
+                format!("the body is not valid JSON: {inner}"),
+            );
         }
         let message = inner.to_string();
         // serde reports unknown fields at the parent's path; name the field itself.
-        let field = match message.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next()) {
+        let field = match message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split('`').next())
+        {
             Some(unknown) if path == "." => unknown.to_owned(),
             Some(unknown) if !path.ends_with(unknown) => format!("{path}.{unknown}"),
             _ => path,
         };
-        let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_owned();
         ApiError::invalid(field, message)
     })?;
-    deserializer
-        .end()
-        .map_err(|_| ApiError::bad_request("malformed_json", "unexpected data after the JSON value"))?;
+    deserializer.end().map_err(|_| {
+        ApiError::bad_request("malformed_json", "unexpected data after the JSON value")
+    })?;
     Ok(value)
 }
 
@@ -74,16 +88,26 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let err = parse::<CreateTenant>(br#"{"name":"a","slug":"b","extra":1}"#).err().unwrap();
+        let err = parse::<CreateTenant>(br#"{"name":"a","slug":"b","extra":1}"#)
+            .err()
+            .unwrap();
         assert_eq!(err.field.as_deref(), Some("extra"));
         assert_eq!(err.status.as_u16(), 422);
-        let err = parse::<CreateTenant>(br#"{"name":1,"slug":"b"}"#).err().unwrap();
+        let err = parse::<CreateTenant>(br#"{"name":1,"slug":"b"}"#)
+            .err()
+            .unwrap();
         assert_eq!(err.field.as_deref(), Some("name"));
-        let err = parse::<CreateTenant>(br#"{"name":"a","slug":"b","domains":["x",2]}"#).err().unwrap();
+        let err = parse::<CreateTenant>(br#"{"name":"a","slug":"b","domains":["x",2]}"#)
+            .err()
+            .unwrap();
         assert_eq!(err.field.as_deref(), Some("domains[1]"));
         let err = parse::<CreateTenant>(br#"{"name":"a""#).err().unwrap();
         assert_eq!(err.status.as_u16(), 400);
         let err = parse::<CreateTenant>(br#"{"slug":"b"}"#).err().unwrap();
-        assert!(err.message.contains("missing field `name`"), "{}", err.message);
+        assert!(
+            err.message.contains("missing field `name`"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -17,7 +17,10 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
             Ok(Path(value)) => Ok(ApiPath(value)),
             Err(rejection) => {
                 let text = rejection.body_text();
-                let message = text.split_once(": ").map_or(text.as_str(), |(_, m)| m).to_owned();
+                let message = text
+                    .split_once(": ")
+                    .map_or(text.as_str(), |(_, m)| m)
+                    .to_owned();
                 Err(ApiError::invalid("path", message))
             }
         }

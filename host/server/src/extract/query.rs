@@ -12,15 +12,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
         let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
-        serde_path_to_error::deserialize(deserializer).map(ApiQuery).map_err(|err| {
-            let path = err.path().to_string();
-            let message = err.into_inner().to_string();
-            let field = match message.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
-                Some(unknown) => unknown.to_owned(),
-                None => path,
-            };
-            ApiError::invalid(field, format!("bad query parameter: {message}"))
-        })
+        serde_path_to_error::deserialize(deserializer)
+            .map(ApiQuery)
+            .map_err(|err| {
+                let path = err.path().to_string();
+                let message = err.into_inner().to_string();
+                let field = match message
+                    .strip_prefix("unknown field `")
+                    .and_then(|r| r.split('`').next())
+                {
+                    Some(unknown) => unknown.to_owned(),
+                    None => path,
+                };
+                ApiError::invalid(field, format!("bad query parameter: {message}"))
+            })
     }
 }
 

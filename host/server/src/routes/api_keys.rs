@@ -52,7 +52,12 @@ async fn create_key(
     RequestContext(context): RequestContext,
     ApiJson(input): ApiJson<CreateApiKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
-    let (key, token) = api_keys::create(state.store.as_ref(), caller(&state, &principal, &context), input).await?;
+    let (key, token) = api_keys::create(
+        state.store.as_ref(),
+        caller(&state, &principal, &context),
+        input,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(CreatedApiKey { key, token })))
 }
 
@@ -65,8 +70,19 @@ async fn list_keys(
     RequestContext(context): RequestContext,
     ApiQuery(query): ApiQuery<KeyListQuery>,
 ) -> ApiResult<Json<ListResponse<ApiKey>>> {
-    let page = ListQuery { limit: query.limit, after: query.after, order: query.order }.page()?;
-    let keys = api_keys::list(state.store.as_ref(), caller(&state, &principal, &context), query.tenant_id.as_ref(), &page).await?;
+    let page = ListQuery {
+        limit: query.limit,
+        after: query.after,
+        order: query.order,
+    }
+    .page()?;
+    let keys = api_keys::list(
+        state.store.as_ref(),
+        caller(&state, &principal, &context),
+        query.tenant_id.as_ref(),
+        &page,
+    )
+    .await?;
     Ok(Json(keys.into()))
 }
 
@@ -79,7 +95,14 @@ async fn get_key(
     RequestContext(context): RequestContext,
     ApiPath(id): ApiPath<ApiKeyId>,
 ) -> ApiResult<Json<ApiKey>> {
-    Ok(Json(api_keys::get(state.store.as_ref(), caller(&state, &principal, &context), &id).await?))
+    Ok(Json(
+        api_keys::get(
+            state.store.as_ref(),
+            caller(&state, &principal, &context),
+            &id,
+        )
+        .await?,
+    ))
 }
 
 /// Revoke an API key; it stops working immediately. Revoking twice is harmless.
@@ -91,5 +114,12 @@ async fn revoke_key(
     RequestContext(context): RequestContext,
     ApiPath(id): ApiPath<ApiKeyId>,
 ) -> ApiResult<Json<ApiKey>> {
-    Ok(Json(api_keys::revoke(state.store.as_ref(), caller(&state, &principal, &context), &id).await?))
+    Ok(Json(
+        api_keys::revoke(
+            state.store.as_ref(),
+            caller(&state, &principal, &context),
+            &id,
+        )
+        .await?,
+    ))
 }

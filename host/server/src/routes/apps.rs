@@ -42,7 +42,9 @@ async fn synced_with_secret(
     id: &AppId,
 ) -> ApiResult<AppWithSecret> {
     if let Some(reconciler) = &state.reconciler
-        && let Err(reason) = reconciler.reconcile_now(ObjectKind::App, id.as_str(), crate::INLINE_SYNC_TIMEOUT).await
+        && let Err(reason) = reconciler
+            .reconcile_now(ObjectKind::App, id.as_str(), crate::INLINE_SYNC_TIMEOUT)
+            .await
     {
         tracing::info!(app = %id, %reason, "inline sync did not complete; the background loop will retry");
     }
@@ -82,7 +84,13 @@ async fn list_apps(
     ApiPath(tenant): ApiPath<TenantId>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<ListResponse<App>>> {
-    let page = apps::list(state.store.as_ref(), caller(&state, &principal, &context), &tenant, &query.page()?).await?;
+    let page = apps::list(
+        state.store.as_ref(),
+        caller(&state, &principal, &context),
+        &tenant,
+        &query.page()?,
+    )
+    .await?;
     Ok(Json(page.into()))
 }
 
@@ -95,7 +103,15 @@ async fn get_app(
     RequestContext(context): RequestContext,
     ApiPath((tenant, id)): ApiPath<(TenantId, AppId)>,
 ) -> ApiResult<Json<App>> {
-    Ok(Json(apps::get(state.store.as_ref(), caller(&state, &principal, &context), &tenant, &id).await?))
+    Ok(Json(
+        apps::get(
+            state.store.as_ref(),
+            caller(&state, &principal, &context),
+            &tenant,
+            &id,
+        )
+        .await?,
+    ))
 }
 
 /// Update an app's name, redirect URIs or dev mode (lists replace).
@@ -111,9 +127,13 @@ async fn update_app(
     let who = caller(&state, &principal, &context);
     apps::update(state.store.as_ref(), who, &tenant, &id, input).await?;
     if let Some(reconciler) = &state.reconciler {
-        let _ = reconciler.reconcile_now(ObjectKind::App, id.as_str(), crate::INLINE_SYNC_TIMEOUT).await;
+        let _ = reconciler
+            .reconcile_now(ObjectKind::App, id.as_str(), crate::INLINE_SYNC_TIMEOUT)
+            .await;
     }
-    Ok(Json(apps::get(state.store.as_ref(), who, &tenant, &id).await?))
+    Ok(Json(
+        apps::get(state.store.as_ref(), who, &tenant, &id).await?,
+    ))
 }
 
 /// Delete an app.
@@ -125,7 +145,13 @@ async fn delete_app(
     RequestContext(context): RequestContext,
     ApiPath((tenant, id)): ApiPath<(TenantId, AppId)>,
 ) -> ApiResult<StatusCode> {
-    apps::delete(state.store.as_ref(), caller(&state, &principal, &context), &tenant, &id).await?;
+    apps::delete(
+        state.store.as_ref(),
+        caller(&state, &principal, &context),
+        &tenant,
+        &id,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -156,7 +182,10 @@ async fn reveal_secret(
     let who: Caller<'_> = caller(&state, &principal, &context);
     let app = apps::get(state.store.as_ref(), who, &tenant, &id).await?;
     match apps::take_secret(state.store.as_ref(), &state.keyring, who, &tenant, &id).await? {
-        Some(client_secret) => Ok(Json(ClientSecret { client_id: app.client_id, client_secret })),
+        Some(client_secret) => Ok(Json(ClientSecret {
+            client_id: app.client_id,
+            client_secret,
+        })),
         None if app.has_client_secret => Err(ApiError::conflict(
             "secret_already_shown",
             "this client secret was already shown once; rotate it to get a new one",
@@ -173,4 +202,3 @@ pub struct ClientSecret {
     pub client_id: Option<String>,
     pub client_secret: String,
 }
-

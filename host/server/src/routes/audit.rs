@@ -25,7 +25,9 @@ use crate::{
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_audit)).routes(routes!(export_audit))
+    OpenApiRouter::new()
+        .routes(routes!(list_audit))
+        .routes(routes!(export_audit))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -99,8 +101,21 @@ async fn list_audit(
     Authenticated(principal): Authenticated,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<ListResponse<AuditEntry>>> {
-    let filter = filter(&principal, q.action.as_deref(), q.actor_id, q.target_id, q.tenant_id, q.since.as_deref(), q.until.as_deref())?;
-    let page = ListQuery { limit: q.limit, after: q.after, order: q.order }.page()?;
+    let filter = filter(
+        &principal,
+        q.action.as_deref(),
+        q.actor_id,
+        q.target_id,
+        q.tenant_id,
+        q.since.as_deref(),
+        q.until.as_deref(),
+    )?;
+    let page = ListQuery {
+        limit: q.limit,
+        after: q.after,
+        order: q.order,
+    }
+    .page()?;
     Ok(Json(state.store.list_audit(&filter, &page).await?.into()))
 }
 
@@ -112,12 +127,24 @@ async fn export_audit(
     Authenticated(principal): Authenticated,
     ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> ApiResult<Response> {
-    let filter = filter(&principal, q.action.as_deref(), q.actor_id, q.target_id, q.tenant_id, q.since.as_deref(), q.until.as_deref())?;
+    let filter = filter(
+        &principal,
+        q.action.as_deref(),
+        q.actor_id,
+        q.target_id,
+        q.tenant_id,
+        q.since.as_deref(),
+        q.until.as_deref(),
+    )?;
     let format = q.format.unwrap_or(ExportFormat::Csv);
     // Fail before the 200 goes out if the store is unusable.
-    state.store.list_audit(&filter, &PageRequest::new(Some(1), None, Some(Order::Asc))?).await?;
+    state
+        .store
+        .list_audit(&filter, &PageRequest::new(Some(1), None, Some(Order::Asc))?)
+        .await?;
     let store = state.store.clone();
-    let header_line = matches!(format, ExportFormat::Csv).then(|| Ok::<_, std::io::Error>(CSV_HEADER.to_owned()));
+    let header_line =
+        matches!(format, ExportFormat::Csv).then(|| Ok::<_, std::io::Error>(CSV_HEADER.to_owned()));
     let pages = futures::stream::unfold(Some(None::<String>), move |cursor| {
         let store = store.clone();
         let filter = filter.clone();
@@ -139,9 +166,14 @@ async fn export_audit(
         ExportFormat::Jsonl => ("application/x-ndjson", "jsonl"),
     };
     let mut response = Response::new(Body::from_stream(body));
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     let disposition = format!("attachment; filename=\"gatehouse-audit.{extension}\"");
-    response.headers_mut().insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).expect("ascii"));
+    response.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&disposition).expect("ascii"),
+    );
     Ok(response)
 }
 
@@ -153,7 +185,11 @@ async fn export_page(
     after: Option<String>,
     format: ExportFormat,
 ) -> Result<(String, Option<String>), gatehouse_core::StoreError> {
-    let page = PageRequest { limit: 100, after, order: Order::Asc };
+    let page = PageRequest {
+        limit: 100,
+        after,
+        order: Order::Asc,
+    };
     let result = store.list_audit(filter, &page).await?;
     let mut out = String::new();
     for entry in &result.data {
@@ -169,7 +205,10 @@ async fn export_page(
 }
 
 fn csv_row(entry: &AuditEntry) -> String {
-    let actor_type = serde_json::to_value(entry.actor.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let actor_type = serde_json::to_value(entry.actor.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
     let fields = [
         entry.id.to_string(),
         entry.occurred_at.to_string(),
@@ -178,20 +217,32 @@ fn csv_row(entry: &AuditEntry) -> String {
         entry.actor.id.clone(),
         entry.actor.name.clone().unwrap_or_default(),
         serde_json::to_string(&entry.targets).unwrap_or_default(),
-        entry.tenant_id.as_ref().map(ToString::to_string).unwrap_or_default(),
+        entry
+            .tenant_id
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         entry.context.location.clone().unwrap_or_default(),
         entry.context.user_agent.clone().unwrap_or_default(),
         entry.context.request_id.clone().unwrap_or_default(),
         serde_json::to_string(&entry.metadata).unwrap_or_default(),
     ];
-    let mut line = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
+    let mut line = fields
+        .iter()
+        .map(|f| csv_field(f))
+        .collect::<Vec<_>>()
+        .join(",");
     line.push('\n');
     line
 }
 
 /// RFC 4180 quoting, plus a leading `'` on values a spreadsheet would run as a formula.
 fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() };
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
     if value.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", value.replace('"', "\"\""))
     } else {

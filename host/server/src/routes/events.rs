@@ -48,11 +48,17 @@ async fn list_events(
 ) -> ApiResult<Json<ListResponse<Event>>> {
     let limit = query.limit.unwrap_or(20);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid("limit", format!("limit must be between 1 and {MAX_LIMIT}")));
+        return Err(ApiError::invalid(
+            "limit",
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+        ));
     }
     let types = split_csv(query.types.as_deref());
     if let Some(bad) = types.iter().find(|t| !valid_type_pattern(t)) {
-        return Err(ApiError::invalid("types", format!("`{bad}` is not an event type or pattern (e.g. user.created, user.*, *)")));
+        return Err(ApiError::invalid(
+            "types",
+            format!("`{bad}` is not an event type or pattern (e.g. user.created, user.*, *)"),
+        ));
     }
     let tenant_id = match (principal.tenant_scope(), query.tenant_id) {
         (Some(own), Some(asked)) if own != &asked => return Err(ApiError::not_found("tenant")),
@@ -81,6 +87,9 @@ fn valid_type_pattern(pattern: &str) -> bool {
         || (pattern.len() <= 100
             && pattern.split('.').enumerate().all(|(i, part)| {
                 (part == "*" && i > 0 && pattern.ends_with(".*"))
-                    || (!part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+                    || (!part.is_empty()
+                        && part
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
             }))
 }

@@ -6,7 +6,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz))
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -21,7 +23,10 @@ pub struct Health {
 /// Liveness: the process serves requests.
 #[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "Alive", body = Health)))]
 async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok", problems: Vec::new() })
+    Json(Health {
+        status: "ok",
+        problems: Vec::new(),
+    })
 }
 
 /// Readiness: the database answers and its schema is current.
@@ -37,7 +42,9 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
         }
         Ok(()) => match state.store.pending_migrations().await {
             Ok(0) => {}
-            Ok(n) => problems.push(format!("{n} database migrations pending; run `gatehouse migrate`")),
+            Ok(n) => problems.push(format!(
+                "{n} database migrations pending; run `gatehouse migrate`"
+            )),
             Err(err) => {
                 tracing::warn!(%err, "readiness: cannot read migration state");
                 problems.push("cannot read migration state".to_owned());
@@ -45,8 +52,20 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
         },
     }
     if problems.is_empty() {
-        (StatusCode::OK, Json(Health { status: "ok", problems }))
+        (
+            StatusCode::OK,
+            Json(Health {
+                status: "ok",
+                problems,
+            }),
+        )
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "unavailable", problems }))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health {
+                status: "unavailable",
+                problems,
+            }),
+        )
     }
 }

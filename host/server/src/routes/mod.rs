@@ -51,7 +51,10 @@ pub struct ListMetadata {
 
 impl<T: ToSchema> From<Page<T>> for ListResponse<T> {
     fn from(page: Page<T>) -> Self {
-        Self { data: page.data, list_metadata: ListMetadata { after: page.after } }
+        Self {
+            data: page.data,
+            list_metadata: ListMetadata { after: page.after },
+        }
     }
 }
 
@@ -60,7 +63,11 @@ pub fn caller<'a>(
     principal: &'a gatehouse_core::principal::Principal,
     context: &'a gatehouse_core::audit::AuditContext,
 ) -> Caller<'a> {
-    Caller { principal, context, now: state.clock.now() }
+    Caller {
+        principal,
+        context,
+        now: state.clock.now(),
+    }
 }
 
 /// Parses an optional RFC 3339 query value.
@@ -68,7 +75,10 @@ pub fn parse_time(field: &'static str, value: Option<&str>) -> Result<Option<Tim
     value
         .map(|v| {
             Timestamp::parse_rfc3339(v).ok_or_else(|| {
-                ApiError::invalid(field, format!("`{v}` is not an RFC 3339 timestamp (e.g. 2026-11-25T17:00:00Z)"))
+                ApiError::invalid(
+                    field,
+                    format!("`{v}` is not an RFC 3339 timestamp (e.g. 2026-11-25T17:00:00Z)"),
+                )
             })
         })
         .transpose()
@@ -77,6 +87,12 @@ pub fn parse_time(field: &'static str, value: Option<&str>) -> Result<Option<Tim
 /// Splits a comma-separated query value.
 pub fn split_csv(value: Option<&str>) -> Vec<String> {
     value
-        .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }

@@ -28,12 +28,21 @@ async fn create_tenant(
     RequestContext(context): RequestContext,
     ApiJson(input): ApiJson<CreateTenant>,
 ) -> ApiResult<(StatusCode, Json<Tenant>)> {
-    let mut tenant = tenants::create(state.store.as_ref(), caller(&state, &principal, &context), input).await?;
+    let mut tenant = tenants::create(
+        state.store.as_ref(),
+        caller(&state, &principal, &context),
+        input,
+    )
+    .await?;
     if let Some(reconciler) = &state.reconciler {
         // Best effort: a synced tenant shows its ZITADEL ids right away; on failure the
         // background loop keeps trying and the response says `pending`.
         let _ = reconciler
-            .reconcile_now(gatehouse_core::sync::ObjectKind::Tenant, tenant.id.as_str(), crate::INLINE_SYNC_TIMEOUT)
+            .reconcile_now(
+                gatehouse_core::sync::ObjectKind::Tenant,
+                tenant.id.as_str(),
+                crate::INLINE_SYNC_TIMEOUT,
+            )
             .await;
         if let Some(fresh) = state.store.get_tenant(&tenant.id).await? {
             tenant = fresh;
@@ -51,7 +60,12 @@ async fn list_tenants(
     RequestContext(context): RequestContext,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<ListResponse<Tenant>>> {
-    let page = tenants::list(state.store.as_ref(), caller(&state, &principal, &context), &query.page()?).await?;
+    let page = tenants::list(
+        state.store.as_ref(),
+        caller(&state, &principal, &context),
+        &query.page()?,
+    )
+    .await?;
     Ok(Json(page.into()))
 }
 
@@ -64,7 +78,14 @@ async fn get_tenant(
     RequestContext(context): RequestContext,
     ApiPath(id): ApiPath<TenantId>,
 ) -> ApiResult<Json<Tenant>> {
-    Ok(Json(tenants::get(state.store.as_ref(), caller(&state, &principal, &context), &id).await?))
+    Ok(Json(
+        tenants::get(
+            state.store.as_ref(),
+            caller(&state, &principal, &context),
+            &id,
+        )
+        .await?,
+    ))
 }
 
 /// Update a tenant's name, domains or status.
@@ -77,7 +98,15 @@ async fn update_tenant(
     ApiPath(id): ApiPath<TenantId>,
     ApiJson(input): ApiJson<UpdateTenant>,
 ) -> ApiResult<Json<Tenant>> {
-    Ok(Json(tenants::update(state.store.as_ref(), caller(&state, &principal, &context), &id, input).await?))
+    Ok(Json(
+        tenants::update(
+            state.store.as_ref(),
+            caller(&state, &principal, &context),
+            &id,
+            input,
+        )
+        .await?,
+    ))
 }
 
 /// Delete a tenant and everything it owns.
@@ -89,6 +118,11 @@ async fn delete_tenant(
     RequestContext(context): RequestContext,
     ApiPath(id): ApiPath<TenantId>,
 ) -> ApiResult<StatusCode> {
-    tenants::delete(state.store.as_ref(), caller(&state, &principal, &context), &id).await?;
+    tenants::delete(
+        state.store.as_ref(),
+        caller(&state, &principal, &context),
+        &id,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -90,7 +90,14 @@ async fn oversize_bodies_are_413() {
     let r = c.post("/v1/tenants", big.clone()).await.expect(413);
     assert_eq!(r.error_code(), "payload_too_large");
     // Also through the idempotency layer, which reads the body first.
-    let r = c.send(c.request(Method::POST, "/v1/tenants").header("idempotency-key", "k").json(&big)).await.expect(413);
+    let r = c
+        .send(
+            c.request(Method::POST, "/v1/tenants")
+                .header("idempotency-key", "k")
+                .json(&big),
+        )
+        .await
+        .expect(413);
     assert_eq!(r.error_code(), "payload_too_large");
     let tenants: Value = c.get("/v1/tenants").await.expect(200).json();
     assert_eq!(tenants["data"], json!([]));
@@ -101,55 +108,138 @@ async fn oversize_bodies_are_413() {
 async fn credentials_are_checked_and_tenants_are_isolated() {
     on_each_backend(|server| async move {
         let c = &server.client;
-        let acme = c.create_tenant("Acme", "acme").await["id"].as_str().unwrap().to_owned();
-        let globex = c.create_tenant("Globex", "globex").await["id"].as_str().unwrap().to_owned();
-        let globex_app = c.create_app(&globex, json!({"name": "g", "type": "spa", "redirect_uris": ["https://g.example/cb"]})).await;
+        let acme = c.create_tenant("Acme", "acme").await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let globex = c.create_tenant("Globex", "globex").await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let globex_app = c
+            .create_app(
+                &globex,
+                json!({"name": "g", "type": "spa", "redirect_uris": ["https://g.example/cb"]}),
+            )
+            .await;
         let before = snapshot(c, &acme).await;
 
         // Missing, malformed, unknown credentials.
         let r = c.anonymous().get("/v1/tenants").await.expect(401);
         assert_eq!(r.error_code(), "unauthorized");
         assert!(r.header("www-authenticate").is_some());
-        c.send(c.anonymous().request(Method::GET, "/v1/tenants").header("authorization", "Basic Zm9vOmJhcg==")).await.expect(401);
-        c.with_token("ghk_unknownunknownunknownunknown").get("/v1/tenants").await.expect(401);
+        c.send(
+            c.anonymous()
+                .request(Method::GET, "/v1/tenants")
+                .header("authorization", "Basic Zm9vOmJhcg=="),
+        )
+        .await
+        .expect(401);
+        c.with_token("ghk_unknownunknownunknownunknown")
+            .get("/v1/tenants")
+            .await
+            .expect(401);
 
         // A tenant-scoped key.
-        let key: Value = c.post("/v1/api-keys", json!({"name": "acme-ci", "scope": "tenant", "tenant_id": acme})).await.expect(201).json();
+        let key: Value = c
+            .post(
+                "/v1/api-keys",
+                json!({"name": "acme-ci", "scope": "tenant", "tenant_id": acme}),
+            )
+            .await
+            .expect(201)
+            .json();
         let token = key["token"].as_str().unwrap().to_owned();
         assert!(token.starts_with("ghk_"));
         let scoped = c.with_token(&token);
         scoped.get(&format!("/v1/tenants/{acme}")).await.expect(200);
         // Another tenant's objects do not exist for it.
-        let r = scoped.get(&format!("/v1/tenants/{globex}")).await.expect(404);
+        let r = scoped
+            .get(&format!("/v1/tenants/{globex}"))
+            .await
+            .expect(404);
         assert_eq!(r.error_code(), "not_found");
-        scoped.get(&format!("/v1/tenants/{globex}/apps")).await.expect(404);
+        scoped
+            .get(&format!("/v1/tenants/{globex}/apps"))
+            .await
+            .expect(404);
         let gaid = globex_app["id"].as_str().unwrap();
-        scoped.get(&format!("/v1/tenants/{globex}/apps/{gaid}")).await.expect(404);
-        scoped.delete(&format!("/v1/tenants/{globex}/apps/{gaid}")).await.expect(404);
-        scoped.patch(&format!("/v1/tenants/{globex}"), json!({"name": "pwned"})).await.expect(404);
-        scoped.post(&format!("/v1/tenants/{globex}/apps"), json!({"name": "x", "type": "spa"})).await.expect(404);
-        scoped.get(&format!("/v1/events?tenant_id={globex}")).await.expect(404);
-        scoped.get(&format!("/v1/audit-logs?tenant_id={globex}")).await.expect(404);
-        scoped.post("/v1/api-keys", json!({"name": "x", "scope": "tenant", "tenant_id": globex})).await.expect(404);
+        scoped
+            .get(&format!("/v1/tenants/{globex}/apps/{gaid}"))
+            .await
+            .expect(404);
+        scoped
+            .delete(&format!("/v1/tenants/{globex}/apps/{gaid}"))
+            .await
+            .expect(404);
+        scoped
+            .patch(&format!("/v1/tenants/{globex}"), json!({"name": "pwned"}))
+            .await
+            .expect(404);
+        scoped
+            .post(
+                &format!("/v1/tenants/{globex}/apps"),
+                json!({"name": "x", "type": "spa"}),
+            )
+            .await
+            .expect(404);
+        scoped
+            .get(&format!("/v1/events?tenant_id={globex}"))
+            .await
+            .expect(404);
+        scoped
+            .get(&format!("/v1/audit-logs?tenant_id={globex}"))
+            .await
+            .expect(404);
+        scoped
+            .post(
+                "/v1/api-keys",
+                json!({"name": "x", "scope": "tenant", "tenant_id": globex}),
+            )
+            .await
+            .expect(404);
         // Listing shows only its own tenant; platform operations are forbidden.
         let listed: Value = scoped.get("/v1/tenants").await.expect(200).json();
         assert_eq!(listed["data"].as_array().unwrap().len(), 1);
-        scoped.post("/v1/tenants", json!({"name": "New", "slug": "new"})).await.expect(403);
-        scoped.post("/v1/api-keys", json!({"name": "x", "scope": "platform"})).await.expect(403);
-        scoped.delete(&format!("/v1/tenants/{acme}")).await.expect(403);
+        scoped
+            .post("/v1/tenants", json!({"name": "New", "slug": "new"}))
+            .await
+            .expect(403);
+        scoped
+            .post("/v1/api-keys", json!({"name": "x", "scope": "platform"}))
+            .await
+            .expect(403);
+        scoped
+            .delete(&format!("/v1/tenants/{acme}"))
+            .await
+            .expect(403);
 
         // Revoked keys stop working at once.
         let kid = key["id"].as_str().unwrap();
-        c.post(&format!("/v1/api-keys/{kid}/revoke"), json!({})).await.expect(200);
+        c.post(&format!("/v1/api-keys/{kid}/revoke"), json!({}))
+            .await
+            .expect(200);
         scoped.get(&format!("/v1/tenants/{acme}")).await.expect(401);
 
         // Nothing changed but the key's creation and revocation.
         let after = snapshot(c, &acme).await;
         assert_eq!(after["tenants"], before["tenants"]);
         assert_eq!(after["apps"], before["apps"]);
-        let actions: Vec<&str> = after["audit"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-        assert_eq!(&actions[..2], ["api_key.revoked", "api_key.created"], "{actions:?}");
-        assert_eq!(after["audit"].as_array().unwrap().len(), before["audit"].as_array().unwrap().len() + 2);
+        let actions: Vec<&str> = after["audit"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            &actions[..2],
+            ["api_key.revoked", "api_key.created"],
+            "{actions:?}"
+        );
+        assert_eq!(
+            after["audit"].as_array().unwrap().len(),
+            before["audit"].as_array().unwrap().len() + 2
+        );
         server
     })
     .await;

@@ -6,15 +6,31 @@ use serde_json::{Value, json};
 async fn same_key_same_body_replays_and_different_body_conflicts() {
     let server = spawn().await;
     let c = &server.client;
-    let post = |key: &str, body: Value| c.request(Method::POST, "/v1/tenants").header("idempotency-key", key).json(&body);
+    let post = |key: &str, body: Value| {
+        c.request(Method::POST, "/v1/tenants")
+            .header("idempotency-key", key)
+            .json(&body)
+    };
 
-    let first = c.send(post("create-acme", json!({"name": "Acme", "slug": "acme"}))).await.expect(201);
-    let again = c.send(post("create-acme", json!({"name": "Acme", "slug": "acme"}))).await.expect(201);
+    let first = c
+        .send(post("create-acme", json!({"name": "Acme", "slug": "acme"})))
+        .await
+        .expect(201);
+    let again = c
+        .send(post("create-acme", json!({"name": "Acme", "slug": "acme"})))
+        .await
+        .expect(201);
     assert_eq!(first.body, again.body, "the replay is the first response");
     assert_eq!(again.header("idempotent-replayed").as_deref(), Some("true"));
     assert!(first.header("idempotent-replayed").is_none());
 
-    let r = c.send(post("create-acme", json!({"name": "Other", "slug": "other"}))).await.expect(409);
+    let r = c
+        .send(post(
+            "create-acme",
+            json!({"name": "Other", "slug": "other"}),
+        ))
+        .await
+        .expect(409);
     assert_eq!(r.error_code(), "idempotency_key_reused");
 
     // Only one tenant exists.
@@ -22,16 +38,35 @@ async fn same_key_same_body_replays_and_different_body_conflicts() {
     assert_eq!(tenants["data"].as_array().unwrap().len(), 1);
 
     // Keys are per credential: another key may reuse the name.
-    let key: Value = c.post("/v1/api-keys", json!({"name": "other", "scope": "platform"})).await.expect(201).json();
+    let key: Value = c
+        .post(
+            "/v1/api-keys",
+            json!({"name": "other", "scope": "platform"}),
+        )
+        .await
+        .expect(201)
+        .json();
     let other = c.with_token(key["token"].as_str().unwrap());
-    let r = other.send(other.request(Method::POST, "/v1/tenants").header("idempotency-key", "create-acme").json(&json!({"name": "Acme", "slug": "acme"}))).await;
+    let r = other
+        .send(
+            other
+                .request(Method::POST, "/v1/tenants")
+                .header("idempotency-key", "create-acme")
+                .json(&json!({"name": "Acme", "slug": "acme"})),
+        )
+        .await;
     assert_eq!(r.status.as_u16(), 409);
     assert_eq!(r.error_code(), "slug_taken");
 
     // A rejected request is not remembered: the client can fix the body and reuse the key.
-    let bad = c.send(post("fix-me", json!({"name": "Bad", "slug": "BAD"}))).await.expect(422);
+    let bad = c
+        .send(post("fix-me", json!({"name": "Bad", "slug": "BAD"})))
+        .await
+        .expect(422);
     assert_eq!(bad.error_field().as_deref(), Some("slug"));
-    c.send(post("fix-me", json!({"name": "Fixed", "slug": "fixed"}))).await.expect(201);
+    c.send(post("fix-me", json!({"name": "Fixed", "slug": "fixed"})))
+        .await
+        .expect(201);
     c.send(post(&"k".repeat(300), json!({}))).await.expect(422);
     server.stop().await;
 }

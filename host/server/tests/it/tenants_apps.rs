@@ -60,13 +60,33 @@ async fn tenant_and_app_lifecycle_survives_a_restart() {
 async fn public_clients_cannot_rotate_a_secret_and_unsynced_apps_have_none() {
     on_each_backend(|server| async move {
         let c = &server.client;
-        let tid = c.create_tenant("Spa Co", "spa-co").await["id"].as_str().unwrap().to_owned();
-        let spa = c.create_app(&tid, json!({"name": "spa", "type": "spa", "redirect_uris": ["https://spa.example/cb"]})).await;
+        let tid = c.create_tenant("Spa Co", "spa-co").await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let spa = c
+            .create_app(
+                &tid,
+                json!({"name": "spa", "type": "spa", "redirect_uris": ["https://spa.example/cb"]}),
+            )
+            .await;
         assert!(spa.get("client_secret").is_none());
         let aid = spa["id"].as_str().unwrap();
-        let r = c.post(&format!("/v1/tenants/{tid}/apps/{aid}/rotate-secret"), json!({})).await.expect(409);
+        let r = c
+            .post(
+                &format!("/v1/tenants/{tid}/apps/{aid}/rotate-secret"),
+                json!({}),
+            )
+            .await
+            .expect(409);
         assert_eq!(r.error_code(), "public_client");
-        let r = c.post(&format!("/v1/tenants/{tid}/apps/{aid}/client-secret"), json!({})).await.expect(409);
+        let r = c
+            .post(
+                &format!("/v1/tenants/{tid}/apps/{aid}/client-secret"),
+                json!({}),
+            )
+            .await
+            .expect(409);
         assert_eq!(r.error_code(), "no_secret");
         server
     })
