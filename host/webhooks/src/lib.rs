@@ -1,0 +1,3 @@
+//! Webhook delivery: Standard Webhooks signing, retries, dead letters, replay.
+
+pub mod signing;

@@ -1,0 +1,3 @@
+//! Integration tests for gatehouse-webhooks.
+
+mod standard_webhooks;
