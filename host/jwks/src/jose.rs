@@ -25,10 +25,7 @@ pub(crate) fn split(token: &str) -> Result<Segments<'_>, VerifyError> {
     if token.is_empty() {
         return Err(VerifyError::Malformed("empty token"));
     }
-    if !token
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    {
+    if !is_compact_alphabet(token.as_bytes()) {
         return Err(VerifyError::Malformed(
             "token contains characters outside base64url and `.`",
         ));
@@ -62,6 +59,16 @@ pub(crate) fn split(token: &str) -> Result<Segments<'_>, VerifyError> {
         payload,
         signature,
         signing_input,
+    })
+}
+
+/// Whether every byte is base64url or `.`. Branch-free per byte (no early exit), so the compiler
+/// vectorises it: this runs on every token, before anything else is known about it.
+fn is_compact_alphabet(bytes: &[u8]) -> bool {
+    bytes.iter().fold(true, |ok, &b| {
+        let alnum =
+            (b.wrapping_sub(b'a') < 26) | (b.wrapping_sub(b'A') < 26) | (b.wrapping_sub(b'0') < 10);
+        ok & (alnum | (b == b'-') | (b == b'_') | (b == b'.'))
     })
 }
 
@@ -114,7 +121,8 @@ impl<'de> Visitor<'de> for StrictObjectVisitor {
         let mut map = Map::new();
         while let Some(key) = access.next_key::<String>()? {
             let value: Value = access.next_value()?;
-            if map.contains_key(&key) {
+            // One map operation per member (this runs on every token's header and payload).
+            if map.insert(key, value).is_some() {
                 // Keep consuming so the error is "duplicate", not a syntax error.
                 while access
                     .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
@@ -122,7 +130,6 @@ impl<'de> Visitor<'de> for StrictObjectVisitor {
                 {}
                 return Ok(StrictObject(None));
             }
-            map.insert(key, value);
         }
         Ok(StrictObject(Some(map)))
     }
@@ -224,6 +231,25 @@ mod tests {
                 "encrypted tokens (JWE) are not supported"
             ))
         ));
+    }
+
+    #[test]
+    fn compact_alphabet_is_base64url_and_dot() {
+        for b in 0..=u8::MAX {
+            let expected = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+            assert_eq!(is_compact_alphabet(&[b]), expected, "byte {b:#04x}");
+            // Anywhere in a long input (the vectorised body and the tail).
+            for at in [0, 31, 32, 63, 99] {
+                let mut long = vec![b'a'; 100];
+                long[at] = b;
+                assert_eq!(
+                    is_compact_alphabet(&long),
+                    expected,
+                    "byte {b:#04x} at {at}"
+                );
+            }
+        }
+        assert!(is_compact_alphabet(b""));
     }
 
     #[test]

@@ -1,15 +1,17 @@
-//! A parsed JWKS: the public signing keys a verifier may use, each checked once when the document
-//! is loaded, so the per-token path only compares strings and checks a signature.
+//! A parsed JWKS: the public signing keys a verifier may use, each checked and parsed into an
+//! aws-lc public key once when the document is loaded, so the per-token path only compares
+//! strings and checks a signature.
 
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ED25519, ParsedPublicKey,
-    VerificationAlgorithm,
+    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_2048_8192_SHA384, RSA_PKCS1_2048_8192_SHA512,
+    RSA_PSS_2048_8192_SHA256, RSA_PSS_2048_8192_SHA384, RSA_PSS_2048_8192_SHA512, RsaParameters,
+    RsaPublicKeyComponents,
 };
 use base64::{
     Engine,
     engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig},
 };
-use jsonwebtoken::DecodingKey;
 use serde_json::{Map, Value};
 
 use crate::{
@@ -49,12 +51,27 @@ pub(crate) struct VerifyingKey {
     pub(crate) kind: KeyKind,
     /// The JWK's own `alg`, when it names one; the key then verifies only that algorithm.
     pub(crate) alg: Option<Alg>,
-    pub(crate) decoding: DecodingKey,
+    /// The key parsed by aws-lc for each algorithm it may verify: the JWK's `alg`, or every
+    /// algorithm of its key type when it names none. Parsing once here, not per token, is what
+    /// keeps RSA verification cheap (aws-lc also caches the modulus's Montgomery form in the key).
+    parsed: Box<[(Alg, ParsedPublicKey)]>,
 }
 
 impl VerifyingKey {
+    /// The parsed key for `alg`; `None` exactly when the key's type or `alg` does not fit.
+    fn parsed_for(&self, alg: Alg) -> Option<&ParsedPublicKey> {
+        self.parsed.iter().find(|(a, _)| *a == alg).map(|(_, k)| k)
+    }
+
     fn fits(&self, alg: Alg) -> bool {
-        self.kind == alg.key_kind() && self.alg.is_none_or(|a| a == alg)
+        self.parsed_for(alg).is_some()
+    }
+
+    /// Checks `signature` over `message` with `alg`. False for a bad signature, and for an `alg`
+    /// the key does not fit (which [`KeySet::select`] has already ruled out).
+    pub(crate) fn verify(&self, alg: Alg, message: &[u8], signature: &[u8]) -> bool {
+        self.parsed_for(alg)
+            .is_some_and(|key| key.verify_sig(message, signature).is_ok())
     }
 
     fn describe(&self) -> String {
@@ -251,10 +268,10 @@ fn parse_jwk(jwk: &Value) -> Result<VerifyingKey, &'static str> {
         .and_then(Value::as_str)
         .ok_or("missing `kty`")?;
     let crv = jwk.get("crv").and_then(Value::as_str);
-    let (kind, decoding) = match (kty, crv) {
+    let (kind, material) = match (kty, crv) {
         ("RSA", _) => (KeyKind::Rsa, rsa_key(jwk)?),
-        ("EC", Some("P-256")) => (KeyKind::EcP256, ec_key(jwk, 32, &ECDSA_P256_SHA256_FIXED)?),
-        ("EC", Some("P-384")) => (KeyKind::EcP384, ec_key(jwk, 48, &ECDSA_P384_SHA384_FIXED)?),
+        ("EC", Some("P-256")) => (KeyKind::EcP256, ec_point(jwk, 32)?),
+        ("EC", Some("P-384")) => (KeyKind::EcP384, ec_point(jwk, 48)?),
         ("EC", _) => return Err("unsupported EC curve"),
         ("OKP", Some("Ed25519")) => (KeyKind::Ed25519, ed25519_key(jwk)?),
         ("OKP", _) => return Err("unsupported OKP curve"),
@@ -266,15 +283,75 @@ fn parse_jwk(jwk: &Value) -> Result<VerifyingKey, &'static str> {
     {
         return Err("`alg` does not match the key type");
     }
+    let parsed = match alg {
+        Some(a) => vec![(a, material.parse(a)?)],
+        None => Alg::ALL
+            .into_iter()
+            .filter(|a| a.key_kind() == kind)
+            .map(|a| Ok((a, material.parse(a)?)))
+            .collect::<Result<_, &'static str>>()?,
+    };
     Ok(VerifyingKey {
         kid,
         kind,
         alg,
-        decoding,
+        parsed: parsed.into_boxed_slice(),
     })
 }
 
-fn rsa_key(jwk: &Map<String, Value>) -> Result<DecodingKey, &'static str> {
+/// A JWK's public key bytes, checked but not yet bound to an algorithm.
+enum Material {
+    /// Modulus and exponent, big-endian without leading zeros.
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+    /// An uncompressed EC point (`04 ‖ x ‖ y`).
+    EcPoint(Vec<u8>),
+    /// A raw 32-byte Ed25519 public key.
+    Ed25519(Vec<u8>),
+}
+
+#[cfg(test)]
+thread_local! {
+    /// aws-lc key parses on this thread, so a test can prove they happen only at load.
+    pub(crate) static PARSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+impl Material {
+    /// Parses the key for one algorithm with aws-lc. These are the verification algorithms
+    /// jsonwebtoken's aws-lc backend uses (a unit test checks they accept the same signatures).
+    fn parse(&self, alg: Alg) -> Result<ParsedPublicKey, &'static str> {
+        #[cfg(test)]
+        PARSES.with(|n| n.set(n.get() + 1));
+        let rsa = |params: &'static RsaParameters| match self {
+            Self::Rsa { n, e } => RsaPublicKeyComponents {
+                n: n.as_slice(),
+                e: e.as_slice(),
+            }
+            .to_parsed_public_key(params)
+            .map_err(|_| "invalid RSA public key"),
+            _ => Err("`alg` does not match the key type"),
+        };
+        match (alg, self) {
+            (Alg::RS256, _) => rsa(&RSA_PKCS1_2048_8192_SHA256),
+            (Alg::RS384, _) => rsa(&RSA_PKCS1_2048_8192_SHA384),
+            (Alg::RS512, _) => rsa(&RSA_PKCS1_2048_8192_SHA512),
+            (Alg::PS256, _) => rsa(&RSA_PSS_2048_8192_SHA256),
+            (Alg::PS384, _) => rsa(&RSA_PSS_2048_8192_SHA384),
+            (Alg::PS512, _) => rsa(&RSA_PSS_2048_8192_SHA512),
+            // Rejects points that are not on the curve now, rather than failing every signature
+            // later.
+            (Alg::ES256, Self::EcPoint(p)) => ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, p)
+                .map_err(|_| "EC point is not on the curve"),
+            (Alg::ES384, Self::EcPoint(p)) => ParsedPublicKey::new(&ECDSA_P384_SHA384_FIXED, p)
+                .map_err(|_| "EC point is not on the curve"),
+            (Alg::EdDSA, Self::Ed25519(x)) => {
+                ParsedPublicKey::new(&ED25519, x).map_err(|_| "invalid Ed25519 public key")
+            }
+            _ => Err("`alg` does not match the key type"),
+        }
+    }
+}
+
+fn rsa_key(jwk: &Map<String, Value>) -> Result<Material, &'static str> {
     let n = b64_member(jwk, "n")?;
     let e = b64_member(jwk, "e")?;
     let n_sig = strip_leading_zeros(&n);
@@ -293,14 +370,13 @@ fn rsa_key(jwk: &Map<String, Value>) -> Result<DecodingKey, &'static str> {
     if e_sig == [1] {
         return Err("RSA exponent is 1");
     }
-    Ok(DecodingKey::from_rsa_raw_components(n_sig, e_sig))
+    Ok(Material::Rsa {
+        n: n_sig.to_vec(),
+        e: e_sig.to_vec(),
+    })
 }
 
-fn ec_key(
-    jwk: &Map<String, Value>,
-    coord_len: usize,
-    alg: &'static dyn VerificationAlgorithm,
-) -> Result<DecodingKey, &'static str> {
+fn ec_point(jwk: &Map<String, Value>, coord_len: usize) -> Result<Material, &'static str> {
     let x = b64_member(jwk, "x")?;
     let y = b64_member(jwk, "y")?;
     if x.len() != coord_len || y.len() != coord_len {
@@ -310,18 +386,15 @@ fn ec_key(
     point.push(0x04);
     point.extend_from_slice(&x);
     point.extend_from_slice(&y);
-    // Rejects points that are not on the curve now, rather than failing every signature later.
-    ParsedPublicKey::new(alg, &point).map_err(|_| "EC point is not on the curve")?;
-    Ok(DecodingKey::from_ec_der(&point))
+    Ok(Material::EcPoint(point))
 }
 
-fn ed25519_key(jwk: &Map<String, Value>) -> Result<DecodingKey, &'static str> {
+fn ed25519_key(jwk: &Map<String, Value>) -> Result<Material, &'static str> {
     let x = b64_member(jwk, "x")?;
     if x.len() != 32 {
         return Err("Ed25519 public key is not 32 bytes");
     }
-    ParsedPublicKey::new(&ED25519, &x).map_err(|_| "invalid Ed25519 public key")?;
-    Ok(DecodingKey::from_ed_der(&x))
+    Ok(Material::Ed25519(x))
 }
 
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
@@ -341,6 +414,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::testkeys;
     use base64::engine::general_purpose;
 
     fn b64url(bytes: &[u8]) -> String {
@@ -528,6 +602,144 @@ mod tests {
             set(vec![]).select(Alg::RS256, None),
             Selection::NoKeys
         ));
+    }
+
+    #[test]
+    fn rsa_below_2048_bits_is_refused_at_load() {
+        // 2047 bits: one bit short of the floor.
+        let mut n = vec![0xff; 256];
+        n[0] = 0x7f;
+        let mut padded = vec![0, 0];
+        padded.extend_from_slice(&n);
+        let keys = vec![
+            json!({"kty":"RSA","kid":"2047","n":b64url(&n),"e":"AQAB"}),
+            // Leading zero bytes do not count towards the size.
+            json!({"kty":"RSA","kid":"2047-padded","n":b64url(&padded),"e":"AQAB"}),
+            json!({"kty":"RSA","kid":"1024","alg":"RS256","n":b64url(&[0xc5; 128]),"e":"AQAB"}),
+            rsa_jwk(KeySize::Rsa2048, "2048"),
+        ];
+        let s = set(keys);
+        assert_eq!(s.key_ids(), ["2048"]);
+        assert!(
+            s.skipped()
+                .iter()
+                .all(|k| k.reason == "RSA modulus shorter than 2048 bits"),
+            "{:?}",
+            s.skipped()
+        );
+        assert_eq!(s.skipped().len(), 3);
+        assert!(matches!(
+            s.select(Alg::RS256, Some("1024")),
+            Selection::UnknownKid
+        ));
+    }
+
+    #[test]
+    fn keys_are_parsed_once_per_algorithm_at_load() {
+        let k = testkeys::keys();
+        let mut rs256 = k.jwk(Alg::RS256, "rs256");
+        rs256["alg"] = json!("RS256");
+        let keys = vec![
+            rs256,
+            // No `alg`: usable with every RSA algorithm, so parsed for each of the six.
+            k.jwk(Alg::PS256, "rsa-any"),
+            k.jwk(Alg::ES256, "p256"),
+            k.jwk(Alg::ES384, "p384"),
+            k.jwk(Alg::EdDSA, "ed"),
+        ];
+        let before = PARSES.with(|n| n.get());
+        let s = set(keys);
+        assert_eq!(s.len(), 5);
+        assert_eq!(PARSES.with(|n| n.get()) - before, 1 + 6 + 1 + 1 + 1);
+        let loaded = PARSES.with(|n| n.get());
+
+        let message = b"header.payload";
+        for (alg, kid) in [
+            (Alg::RS256, "rs256"),
+            (Alg::RS384, "rsa-any"),
+            (Alg::PS512, "rsa-any"),
+            (Alg::ES256, "p256"),
+            (Alg::ES384, "p384"),
+            (Alg::EdDSA, "ed"),
+        ] {
+            let Selection::Found(key) = s.select(alg, Some(kid)) else {
+                panic!("{alg} {kid}: no key");
+            };
+            let sig = k.sign(alg, message);
+            for _ in 0..10 {
+                assert!(key.verify(alg, message, &sig), "{alg} {kid}");
+            }
+            assert!(!key.verify(alg, b"header.payloaD", &sig), "{alg} {kid}");
+        }
+        assert_eq!(PARSES.with(|n| n.get()), loaded, "a key was parsed per use");
+        // The parsed keys are shared by clones of the set (snapshots), not parsed again.
+        let clone = s.clone();
+        assert_eq!(clone.len(), 5);
+        assert_eq!(PARSES.with(|n| n.get()), loaded);
+    }
+
+    /// Differential check against the previous path: jsonwebtoken's own JWK parsing and its
+    /// aws-lc verifiers must accept and refuse exactly the same signatures as the keys parsed
+    /// here, for every algorithm (a wrong algorithm mapping would show as a disagreement).
+    #[test]
+    fn agrees_with_jsonwebtoken_on_every_algorithm() {
+        use jsonwebtoken::{
+            Algorithm as J, DecodingKey, crypto::aws_lc::DEFAULT_PROVIDER, jwk::Jwk,
+        };
+
+        let to_j = |a: Alg| match a {
+            Alg::RS256 => J::RS256,
+            Alg::RS384 => J::RS384,
+            Alg::RS512 => J::RS512,
+            Alg::PS256 => J::PS256,
+            Alg::PS384 => J::PS384,
+            Alg::PS512 => J::PS512,
+            Alg::ES256 => J::ES256,
+            Alg::ES384 => J::ES384,
+            Alg::EdDSA => J::EdDSA,
+        };
+        let k = testkeys::keys();
+        let message = b"eyJhbGciOi.eyJzdWIiOi";
+        for signed_with in Alg::ALL {
+            let jwk = k.jwk(signed_with, "k");
+            let ours = set(vec![jwk.clone()]);
+            let theirs =
+                DecodingKey::from_jwk(&serde_json::from_value::<Jwk>(jwk).unwrap()).unwrap();
+            let good = k.sign(signed_with, message);
+            let mut flipped = good.clone();
+            *flipped.last_mut().unwrap() ^= 1;
+            for checked_as in Alg::ALL {
+                for (sig, msg) in [
+                    (&good, &message[..]),
+                    (&flipped, &message[..]),
+                    (&good, &b"eyJhbGciOi.eyJzdWIiOj"[..]),
+                    (&good[..good.len() - 1].to_vec(), &message[..]),
+                ] {
+                    let ours_ok = match ours.select(checked_as, None) {
+                        Selection::Found(key) => key.verify(checked_as, msg, sig),
+                        _ => false,
+                    };
+                    let theirs_ok = (DEFAULT_PROVIDER.verifier_factory)(&to_j(checked_as), &theirs)
+                        .is_ok_and(|v| v.verify(msg, sig).is_ok());
+                    assert_eq!(
+                        ours_ok, theirs_ok,
+                        "signed with {signed_with}, checked as {checked_as}"
+                    );
+                    if ours_ok {
+                        // Only the untouched signature over the right message of the right alg.
+                        assert!(
+                            checked_as == signed_with && sig == &good && msg == message,
+                            "signed with {signed_with}, checked as {checked_as}"
+                        );
+                    }
+                }
+            }
+            // And the genuine signature verifies.
+            let Selection::Found(key) = ours.select(signed_with, None) else {
+                panic!("{signed_with}: no key");
+            };
+            assert!(key.verify(signed_with, message, &good), "{signed_with}");
+        }
     }
 
     #[test]

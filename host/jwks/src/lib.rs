@@ -37,6 +37,8 @@ mod error;
 mod fetch;
 mod jose;
 mod keyset;
+#[cfg(test)]
+mod testkeys;
 mod verify;
 
 pub use alg::{Alg, KeyKind, UnknownAlg};

@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER;
-
 use crate::{
     Alg, Claims, JwksCache, JwksError,
     alg::HeaderAlg,
@@ -304,14 +302,12 @@ impl Verifier {
                     });
                 }
             };
-            // The aws-lc provider is named explicitly so the process-wide jsonwebtoken provider
-            // (which another crate could set) has no say here.
-            let verifier =
-                (DEFAULT_PROVIDER.verifier_factory)(&alg.to_jsonwebtoken(), &key.decoding)
-                    .map_err(|_| VerifyError::InvalidSignature)?;
-            verifier
-                .verify(segments.signing_input.as_bytes(), &signature)
-                .map_err(|_| VerifyError::InvalidSignature)
+            // aws-lc directly, with the key parsed when the JWKS was loaded.
+            if key.verify(alg, segments.signing_input.as_bytes(), &signature) {
+                Ok(())
+            } else {
+                Err(VerifyError::InvalidSignature)
+            }
         };
         match check(&snapshot) {
             Err(VerifyError::UnknownKid(unknown)) => {
@@ -390,6 +386,70 @@ mod tests {
         send(&verifier.verify("a.b.c"));
         send(&verifier.keys().refresh());
         send(&verifier.keys().run_refresh_loop());
+    }
+
+    /// The per-token path checks signatures with the keys parsed when the JWKS was loaded: many
+    /// verifications (and refusals) parse nothing.
+    #[tokio::test]
+    async fn tokens_never_parse_keys() {
+        use serde_json::json;
+
+        use crate::{KeySetLimits, keyset::PARSES, testkeys};
+
+        let k = testkeys::keys();
+        let mut rs256 = k.jwk(Alg::RS256, "rs256");
+        rs256["alg"] = json!("RS256");
+        let jwks = json!({"keys": [
+            rs256,
+            k.jwk(Alg::PS256, "rsa-any"),
+            k.jwk(Alg::ES256, "p256"),
+            k.jwk(Alg::EdDSA, "ed"),
+        ]});
+        let parses = || PARSES.with(|n| n.get());
+        let before = parses();
+        let set = KeySet::from_jwks_value(jwks, &KeySetLimits::default()).unwrap();
+        assert_eq!(parses() - before, 1 + 6 + 1 + 1);
+        let loaded = parses();
+
+        let verifier = Verifier::new(
+            VerifyOptions::new("https://idp", ["app"]).with_algorithms(&Alg::ALL),
+            JwksCache::fixed(set),
+        )
+        .unwrap();
+        let now = unix_seconds(std::time::SystemTime::now());
+        let claims = json!({"iss": "https://idp", "aud": "app", "sub": "u", "exp": now + 600});
+        for (alg, kid) in [
+            (Alg::RS256, "rs256"),
+            (Alg::RS256, "rsa-any"),
+            (Alg::PS384, "rsa-any"),
+            (Alg::ES256, "p256"),
+            (Alg::EdDSA, "ed"),
+        ] {
+            let token = k.token(alg, kid, &claims);
+            for _ in 0..25 {
+                let v = verifier.verify(&token).await.unwrap();
+                assert_eq!((v.alg, v.claims.sub.as_deref()), (alg, Some("u")));
+            }
+            let (input, sig) = token.rsplit_once('.').unwrap();
+            let mut sig = jose::b64_decode(sig).unwrap();
+            sig[0] ^= 0x80;
+            let tampered = format!("{input}.{}", testkeys::b64url(&sig));
+            assert!(matches!(
+                verifier.verify(&tampered).await,
+                Err(VerifyError::InvalidSignature)
+            ));
+        }
+        // `rs256` names `alg: RS256`, so a PS256 token for it is refused before any signature
+        // check, even though the same RSA key signed it.
+        let ps = k.token(Alg::PS256, "rs256", &claims);
+        assert!(matches!(
+            verifier.verify(&ps).await,
+            Err(VerifyError::KeyMismatch {
+                alg: Alg::PS256,
+                ..
+            })
+        ));
+        assert_eq!(parses(), loaded, "verification parsed a key");
     }
 
     #[test]

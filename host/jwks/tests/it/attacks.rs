@@ -386,3 +386,30 @@ async fn signature_by_another_key_under_a_known_kid_is_refused() {
         .sign_with_header(&json!({"alg":"RS256","kid":"rsa-a"}), &f.claims());
     assert_refused(f.verify(&forged).await, "invalid_signature");
 }
+
+#[tokio::test]
+async fn rsa_keys_under_2048_bits_are_refused_when_the_jwks_is_loaded() {
+    let k = keys();
+    // A 1024-bit modulus (RFC 8725 §3.5: too weak); the key is dropped before any token is seen.
+    let weak = json!({"kty":"RSA","use":"sig","alg":"RS256","kid":"rsa-1024",
+        "n": b64([0xc5u8; 128]), "e": "AQAB"});
+    let mut jwks = keys::jwks(&[&k.rsa_a]);
+    jwks["keys"].as_array_mut().unwrap().push(weak.clone());
+    let f = Fixture::new(jwks).await;
+    let claims = f.claims();
+    f.verify(&k.rsa_a.sign(&claims)).await.unwrap();
+    assert_eq!(f.cache.status().key_ids, ["rsa-a"]);
+    let forged = k
+        .attacker
+        .sign_with_header(&json!({"alg":"RS256","kid":"rsa-1024"}), &claims);
+    assert_refused(f.verify(&forged).await, "unknown_kid");
+
+    // A JWKS of weak keys only leaves nothing to verify with.
+    let f = Fixture::new(json!({ "keys": [weak] })).await;
+    let claims = f.claims();
+    let no_kid = k
+        .attacker
+        .sign_with_header(&json!({"alg":"RS256"}), &claims);
+    assert_refused(f.verify(&no_kid).await, "no_keys");
+    assert!(f.cache.status().key_ids.is_empty());
+}
