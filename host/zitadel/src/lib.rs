@@ -1,8 +1,10 @@
-//! ZITADEL integration: the API client ([`client`]) and the verifier of the signature ZITADEL
-//! puts on Actions v2 calls ([`actions_signature`]). The reconciler that drives ZITADEL toward
-//! Gatehouse's desired state builds on the client (see `docs/zitadel.md`).
+//! ZITADEL integration: the API client ([`client`]), the verifier of the signature ZITADEL
+//! puts on Actions v2 calls ([`actions_signature`]), and the [`reconciler`] that drives ZITADEL
+//! toward Gatehouse's desired state (see `docs/zitadel.md`).
 
 pub mod actions_signature;
 pub mod client;
+pub mod reconciler;
 
 pub use client::{ClientConfig, Credentials, Secret, Updated, ZitadelClient, ZitadelError};
+pub use reconciler::{Reconciler, ReconcilerConfig};

@@ -5,5 +5,6 @@ mod backend;
 mod fake;
 mod keys;
 mod mock;
+mod reconciler;
 mod scenarios;
 mod transport;
