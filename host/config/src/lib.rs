@@ -188,7 +188,7 @@ pub const KEYS: &[Key] = &[
 
 /// Environment variables with our prefix that are not configuration keys (CLI client and test
 /// settings); they are not reported as typos.
-pub const NON_CONFIG_ENV: &[&str] = &["TOKEN", "URL", "CONFIG"];
+pub const NON_CONFIG_ENV: &[&str] = &["TOKEN", "URL", "CONFIG", "PLUGIN_KEY_PASSWORD"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
