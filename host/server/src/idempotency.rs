@@ -4,6 +4,9 @@
 //! remembered for 24 hours. Requests that did not run — refused input (400, 413, 415, 422),
 //! refused credentials (401, 403) — and server errors (5xx) release the key, so the client can
 //! fix the request and retry with the same key (Stripe's rule).
+//!
+//! Stored responses are sealed with the keyring: a replayed create may carry a one-time secret
+//! (a client secret, an API token), which must not sit in clear in the database for a day.
 
 use axum::{
     body::{Body, to_bytes},
@@ -41,11 +44,17 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
             .into_response();
         }
     };
-    // Scope: the credential presented (its hash), so two callers never share keys.
+    // Scope: the credential presented (its hash), so two callers never share keys. A portal
+    // session cookie is a credential too: without it in the scope, an anonymous request with
+    // the same key would be served the session's stored response.
     let scope = request
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| hex::encode(Sha256::digest(v.as_bytes())))
+        .or_else(|| {
+            crate::admin_session::session_cookie_value(request.headers())
+                .map(|v| format!("session:{}", hex::encode(Sha256::digest(v.as_bytes()))))
+        })
         .unwrap_or_else(|| "anonymous".into());
 
     let (parts, body) = request.into_parts();
@@ -91,7 +100,12 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
             )
             .into_response();
         }
-        Ok(Claim::Replay(stored)) => return replay(stored),
+        Ok(Claim::Replay(stored)) => {
+            return match unseal(&state, &scope, &key, stored) {
+                Ok(stored) => replay(stored),
+                Err(err) => ApiError::internal(err).into_response(),
+            };
+        }
         Ok(Claim::Fresh) => {}
     }
 
@@ -118,7 +132,12 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
-            body: bytes.to_vec(),
+            body: state
+                .keyring
+                .seal(&bytes, &aad(&scope, &key))
+                .as_str()
+                .as_bytes()
+                .to_vec(),
         };
         store.complete_idempotency_key(&scope, &key, &stored).await
     } else {
@@ -128,6 +147,28 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
         tracing::warn!(%err, "could not record idempotency key outcome");
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+fn aad(scope: &str, key: &str) -> String {
+    format!("idempotency:{scope}:{key}")
+}
+
+fn unseal(
+    state: &AppState,
+    scope: &str,
+    key: &str,
+    mut stored: StoredResponse,
+) -> Result<StoredResponse, String> {
+    let sealed = String::from_utf8(std::mem::take(&mut stored.body))
+        .map_err(|_| "stored idempotent response is not a sealed value".to_owned())?;
+    stored.body = state
+        .keyring
+        .open(
+            &gatehouse_core::secret::Sealed::from_stored(sealed),
+            &aad(scope, key),
+        )
+        .map_err(|e| format!("cannot open stored idempotent response: {e}"))?;
+    Ok(stored)
 }
 
 fn replay(stored: StoredResponse) -> Response {

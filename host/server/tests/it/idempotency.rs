@@ -70,3 +70,34 @@ async fn same_key_same_body_replays_and_different_body_conflicts() {
     c.send(post(&"k".repeat(300), json!({}))).await.expect(422);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn replayable_responses_with_secrets_are_not_stored_in_clear() {
+    let server = spawn().await;
+    let c = &server.client;
+    let request = || {
+        c.request(Method::POST, "/v1/api-keys")
+            .header("idempotency-key", "key-once")
+            .json(&json!({"name": "ci", "scope": "platform"}))
+    };
+    let first: Value = c.send(request()).await.expect(201).json();
+    let token = first["token"].as_str().unwrap().to_owned();
+    let replayed = c.send(request()).await.expect(201);
+    assert_eq!(
+        replayed.json::<Value>()["token"],
+        token.as_str(),
+        "the replay still answers with the token"
+    );
+    // Neither the database nor its write-ahead log holds the token in clear.
+    for file in ["gatehouse.db", "gatehouse.db-wal"] {
+        let path = server.data_dir.path().join(file);
+        if let Ok(bytes) = std::fs::read(&path) {
+            let haystack = String::from_utf8_lossy(&bytes);
+            assert!(
+                !haystack.contains(&token),
+                "{file} contains the API token in clear"
+            );
+        }
+    }
+    server.stop().await;
+}
