@@ -81,8 +81,30 @@ pub struct PluginLimits {
     pub max_log_kib: Option<u32>,
 }
 
+impl PluginLimits {
+    /// The tighter of two sets of limits, value by value (`None` means "no limit set").
+    pub fn tightest(&self, other: &PluginLimits) -> PluginLimits {
+        fn min(a: Option<u32>, b: Option<u32>) -> Option<u32> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        }
+        PluginLimits {
+            deadline_ms: min(self.deadline_ms, other.deadline_ms),
+            memory_mib: min(self.memory_mib, other.memory_mib),
+            max_input_kib: min(self.max_input_kib, other.max_input_kib),
+            max_output_kib: min(self.max_output_kib, other.max_output_kib),
+            max_log_kib: min(self.max_log_kib, other.max_log_kib),
+        }
+    }
+}
+
 /// An installed plugin (one id + version). The wasm bytes are stored beside the record; the
 /// compiled code lives only in the host's cache.
+///
+/// Built-in plugins ship inside the binary; the store keeps a record for one only once an admin
+/// changed it (disabled it or lowered its limits), and never its wasm.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InstalledPlugin {
@@ -97,15 +119,46 @@ pub struct InstalledPlugin {
     pub sha256: String,
     /// minisign key id (16 hex digits) of the signer; `None` for built-ins.
     pub signer_key_id: Option<String>,
+    /// From the package manifest (built-ins: from the plugin's own description).
+    #[serde(default)]
+    pub description: String,
+    /// From the package manifest (built-ins: `Gatehouse`).
+    #[serde(default)]
+    pub author: String,
     /// Capabilities the package requested and ops granted (e.g. `log`).
     pub capabilities: Vec<String>,
+    /// Limits the package's manifest asks for (they can only lower the kind's defaults).
+    #[serde(default)]
+    pub manifest_limits: PluginLimits,
+    /// Limits ops set (they can only lower the kind's defaults and the manifest's limits). The
+    /// plugin runs under the tightest of the kind's defaults, these and `manifest_limits`.
     pub limits: PluginLimits,
     pub enabled: bool,
     /// Why the plugin is disabled (by an admin, or automatically after repeated traps).
     pub disabled_reason: Option<String>,
     pub installed_at: Timestamp,
+    /// When the record last changed (install, enable, disable, limits).
+    pub updated_at: Timestamp,
     /// Shipped inside the binary (cannot be removed, only disabled).
     pub builtin: bool,
+}
+
+impl InstalledPlugin {
+    /// The limits the plugin runs under, as ops and manifest values (each still only lowers
+    /// the kind's defaults; the host applies them).
+    pub fn effective_limits(&self) -> PluginLimits {
+        self.limits.tightest(&self.manifest_limits)
+    }
+}
+
+/// Something configured to use a plugin (today: a webhook endpoint's transform).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PluginUser {
+    /// What kind of object, e.g. `webhook_endpoint`.
+    pub object: String,
+    pub id: String,
+    pub tenant_id: Option<String>,
 }
 
 /// A public key trusted to sign plugin packages.
@@ -138,22 +191,29 @@ pub trait TrustStore: Send + Sync {
     async fn get_trusted_key(&self, key_id: &str) -> StoreResult<Option<TrustedKey>>;
     /// Every key, removed ones included, oldest first.
     async fn list_trusted_keys(&self) -> StoreResult<Vec<TrustedKey>>;
-    /// Adds a key; a duplicate `key_id` is a unique violation on `trusted_keys.key_id`.
+    /// Adds a key, or re-activates a removed key with the same id (taking the new name,
+    /// public key text and `added_at`). Adding a key that is active is a unique violation on
+    /// `trusted_keys.key_id`.
     async fn add_trusted_key(&self, key: &TrustedKey, change: &Change) -> StoreResult<()>;
-    /// Marks a key removed (`NotFound` if unknown or already removed).
+    /// Marks a key removed (`NotFound` if unknown or already removed) and, in the same
+    /// transaction, disables with `plugin_reason` every enabled plugin the key signed, so
+    /// code from a signer ops no longer trust stops running everywhere at once. Returns the
+    /// `(id, version)` of the plugins it disabled. (A trust store that holds no plugins, like
+    /// the in-memory one, disables none.)
     async fn remove_trusted_key(
         &self,
         key_id: &str,
         at: Timestamp,
+        plugin_reason: &str,
         change: &Change,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<Vec<(String, String)>>;
 }
 
 /// Installed plugins. The registry the plugin host consults for duplicates at install.
 #[async_trait]
 pub trait PluginStore: Send + Sync {
-    /// Stores the record and its wasm; a duplicate id + version is a unique violation on
-    /// `plugins.id, plugins.version`.
+    /// Stores the record and its wasm (ignored for built-ins, which ship in the binary); a
+    /// duplicate id + version is a unique violation on `plugins.id, plugins.version`.
     async fn insert_plugin(
         &self,
         plugin: &InstalledPlugin,
@@ -161,10 +221,13 @@ pub trait PluginStore: Send + Sync {
         change: &Change,
     ) -> StoreResult<()>;
     async fn get_plugin(&self, id: &str, version: &str) -> StoreResult<Option<InstalledPlugin>>;
+    /// Every record (built-in records included), ordered by id then installation time; without
+    /// the wasm, so servers can poll it cheaply.
     async fn list_plugins(&self) -> StoreResult<Vec<InstalledPlugin>>;
-    /// The stored `plugin.wasm` of a plugin.
+    /// The stored `plugin.wasm` of a plugin (`None` for built-ins and unknown plugins).
     async fn get_plugin_wasm(&self, id: &str, version: &str) -> StoreResult<Option<Vec<u8>>>;
-    /// Enables (clearing the reason) or disables with a reason.
+    /// Enables (clearing the reason) or disables with a reason; `updated_at` becomes the
+    /// change's time.
     async fn set_plugin_enabled(
         &self,
         id: &str,
@@ -181,6 +244,9 @@ pub trait PluginStore: Send + Sync {
         change: &Change,
     ) -> StoreResult<()>;
     async fn delete_plugin(&self, id: &str, version: &str, change: &Change) -> StoreResult<()>;
+    /// Objects configured to use plugin `id` (any version): webhook endpoints whose transform
+    /// names it. A registry without such objects (the in-memory one) returns none.
+    async fn plugin_users(&self, id: &str) -> StoreResult<Vec<PluginUser>>;
 }
 
 #[cfg(test)]
@@ -207,6 +273,33 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&PluginLimits::default()).unwrap(),
             "{}"
+        );
+    }
+
+    #[test]
+    fn tightest_takes_the_lower_value_of_each() {
+        let ops = PluginLimits {
+            deadline_ms: Some(20),
+            memory_mib: Some(16),
+            ..PluginLimits::default()
+        };
+        let manifest = PluginLimits {
+            deadline_ms: Some(50),
+            memory_mib: Some(8),
+            max_log_kib: Some(1),
+            ..PluginLimits::default()
+        };
+        let both = ops.tightest(&manifest);
+        assert_eq!(both, manifest.tightest(&ops));
+        assert_eq!(
+            both,
+            PluginLimits {
+                deadline_ms: Some(20),
+                memory_mib: Some(8),
+                max_input_kib: None,
+                max_output_kib: None,
+                max_log_kib: Some(1),
+            }
         );
     }
 }
