@@ -1,3 +1,5 @@
 //! Integration tests for gatehouse-webhooks.
 
+mod delivery;
 mod standard_webhooks;
+mod support;

@@ -21,13 +21,13 @@ use gatehouse_webhooks::signing::{
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-struct Judge {
+pub(crate) struct Judge {
     python: PathBuf,
     script: PathBuf,
 }
 
 impl Judge {
-    fn run(&self, cases: &[Value]) -> Vec<Value> {
+    pub(crate) fn run(&self, cases: &[Value]) -> Vec<Value> {
         let dir = tempfile::tempdir().unwrap();
         let input = dir.path().join("cases.json");
         std::fs::write(&input, serde_json::to_vec(cases).unwrap()).unwrap();
@@ -52,7 +52,7 @@ fn strict() -> bool {
     std::env::var("STRICT").is_ok_and(|v| v == "1")
 }
 
-fn judge() -> Option<&'static Judge> {
+pub(crate) fn judge() -> Option<&'static Judge> {
     static JUDGE: OnceLock<Result<Judge, String>> = OnceLock::new();
     match JUDGE.get_or_init(install) {
         Ok(judge) => Some(judge),

@@ -1,0 +1,1262 @@
+//! Webhook endpoints, deliveries, attempts and the fan-out over the events feed.
+//!
+//! - **Fan-out** reads events past a cursor (`webhook_fanout.last_seq`), inserts one delivery
+//!   per matching enabled endpoint and advances the cursor in one transaction. `seq` order is
+//!   commit order (see [`crate::Dialect`]), so no event is skipped; the cursor row's lock (taken
+//!   with `SKIP LOCKED` on PostgreSQL) lets one replica fan out at a time without the others
+//!   waiting. Endpoint rows are read `FOR KEY SHARE`, so a concurrent endpoint delete either
+//!   waits for the pass or is seen by it — never leaves deliveries behind.
+//! - **Claims** take due deliveries with `FOR UPDATE SKIP LOCKED` on PostgreSQL and mark them
+//!   with the worker and a lease; SQLite's single writer makes the same statement exclusive.
+//! - **Results** of a batch of attempts are written with a few multi-row statements, only for
+//!   deliveries the worker still holds. Lock order everywhere: endpoint row, then its
+//!   deliveries, then attempts (the order of an endpoint delete and its cascade).
+//!
+//! None of these transactions appends events, so none can be part of a lock cycle with an
+//! event writer (which holds the events lock until commit).
+
+use async_trait::async_trait;
+use gatehouse_core::{
+    StoreError, Timestamp,
+    change::Change,
+    id::{AttemptId, DeliveryId, EventId, TenantId, WebhookEndpointId},
+    page::{Page, PageRequest},
+    secret::Sealed,
+    store::StoreResult,
+    webhook::{
+        AttemptFilter, AttemptRecord, AttemptStatus, ClaimRequest, Delivery, DeliveryAttempt,
+        DeliveryFilter, DeliveryJob, DeliveryStatus, EndpointHealth, EndpointSecrets, FanOut,
+        JobEndpoint, NextState, WebhookEndpoint, WebhookStore, wants,
+    },
+};
+use sqlx::{
+    Any, AnyConnection,
+    any::{AnyArguments, AnyRow},
+    query::Query,
+};
+
+use crate::{
+    Backend, SqlStore,
+    audit::escape_like,
+    change,
+    error::interpret,
+    sql::{expect_one, get, get_enum, get_int, get_json, get_opt_time, get_time, to_json},
+};
+
+/// Rows per multi-row statement: well under both backends' bind-parameter limits.
+const CHUNK: usize = 256;
+
+/// Splits `items` into chunks whose lengths are powers of two (at most [`CHUNK`]), largest
+/// first. Statements then come in a handful of shapes that stay in the prepared-statement
+/// cache, instead of a new shape (parsed and planned again) for every batch size.
+fn shaped<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = if rest.len() >= CHUNK {
+            CHUNK
+        } else {
+            1 << (usize::BITS - 1 - rest.len().leading_zeros())
+        };
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        Some(chunk)
+    })
+}
+/// Events scanned per step of a recovery.
+const RECOVER_PAGE: i64 = 1000;
+
+const ENDPOINT_COLUMNS: &str = "id, tenant_id, url, description, event_types, transform, \
+     enabled, disabled_reason, rate_limit, previous_secret_expires_at, failing_since, \
+     created_at, updated_at";
+
+const DELIVERY_COLUMNS: &str = "id, tenant_id, endpoint_id, event_id, event_type, status, \
+     attempts, next_attempt_at, last_attempt_at, last_response_status, last_error, created_at";
+
+const ATTEMPT_COLUMNS: &str = "id, delivery_id, tenant_id, endpoint_id, attempt, started_at, \
+     status, latency_ms, response_status, response_body, error";
+
+/// A bound value, NULLs typed so PostgreSQL accepts them for their column.
+#[derive(Clone, Debug)]
+enum Val {
+    Text(Option<String>),
+    Int(Option<i64>),
+}
+
+impl From<&str> for Val {
+    fn from(v: &str) -> Self {
+        Val::Text(Some(v.to_owned()))
+    }
+}
+impl From<String> for Val {
+    fn from(v: String) -> Self {
+        Val::Text(Some(v))
+    }
+}
+impl From<Option<&str>> for Val {
+    fn from(v: Option<&str>) -> Self {
+        Val::Text(v.map(str::to_owned))
+    }
+}
+impl From<i64> for Val {
+    fn from(v: i64) -> Self {
+        Val::Int(Some(v))
+    }
+}
+impl From<Option<i64>> for Val {
+    fn from(v: Option<i64>) -> Self {
+        Val::Int(v)
+    }
+}
+impl From<Timestamp> for Val {
+    fn from(v: Timestamp) -> Self {
+        Val::Int(Some(v.unix_millis()))
+    }
+}
+impl From<Option<Timestamp>> for Val {
+    fn from(v: Option<Timestamp>) -> Self {
+        Val::Int(v.map(Timestamp::unix_millis))
+    }
+}
+
+/// A statement whose placeholders are added as values are bound: `$n` on PostgreSQL, plain
+/// `?` on SQLite. (The SQLite driver resolves each numbered placeholder by name with a linear
+/// search, which makes a multi-row statement's binding quadratic; anonymous ones bind in order.)
+#[derive(Debug, Default)]
+struct Stmt {
+    text: String,
+    args: Vec<Val>,
+    anonymous: bool,
+}
+
+impl Stmt {
+    fn new(anonymous: bool, text: &str) -> Self {
+        Self {
+            text: text.to_owned(),
+            args: Vec::new(),
+            anonymous,
+        }
+    }
+
+    fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    fn bind(&mut self, value: impl Into<Val>) -> &mut Self {
+        self.args.push(value.into());
+        if self.anonymous {
+            self.text.push('?');
+        } else {
+            self.text.push('$');
+            self.text.push_str(&self.args.len().to_string());
+        }
+        self
+    }
+
+    /// `CAST($n AS <ty>)`: placeholders inside `VALUES` lists are untyped on PostgreSQL.
+    fn cast(&mut self, value: impl Into<Val>, ty: &str) -> &mut Self {
+        self.push("CAST(")
+            .bind(value)
+            .push(" AS ")
+            .push(ty)
+            .push(")")
+    }
+
+    /// `(a, b, c)` of bound values.
+    fn list<T: Into<Val> + Clone>(&mut self, values: &[T]) -> &mut Self {
+        self.push("(");
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(v.clone());
+        }
+        self.push(")")
+    }
+
+    fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
+        let mut query = sqlx::query(&self.text);
+        for arg in &self.args {
+            query = match arg {
+                Val::Text(v) => query.bind(v.as_deref()),
+                Val::Int(v) => query.bind(*v),
+            };
+        }
+        query
+    }
+}
+
+fn endpoint_from_row(row: &AnyRow) -> Result<WebhookEndpoint, StoreError> {
+    let transform: Option<String> = get(row, "transform")?;
+    Ok(WebhookEndpoint {
+        id: WebhookEndpointId::from_stored(get(row, "id")?),
+        tenant_id: TenantId::from_stored(get(row, "tenant_id")?),
+        url: get(row, "url")?,
+        description: get(row, "description")?,
+        event_types: get_json(row, "event_types")?,
+        transform: transform
+            .map(|t| serde_json::from_str(&t))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("column `transform`: {e}")))?,
+        enabled: get_int(row, "enabled")? != 0,
+        disabled_reason: get(row, "disabled_reason")?,
+        rate_limit: get::<Option<i64>>(row, "rate_limit")?
+            .map(|n| n.clamp(0, u32::MAX.into()) as u32),
+        previous_secret_expires_at: get_opt_time(row, "previous_secret_expires_at")?,
+        failing_since: get_opt_time(row, "failing_since")?,
+        created_at: get_time(row, "created_at")?,
+        updated_at: get_time(row, "updated_at")?,
+    })
+}
+
+fn count(row: &AnyRow, column: &str) -> Result<u32, StoreError> {
+    Ok(get_int(row, column)?.clamp(0, u32::MAX.into()) as u32)
+}
+
+fn status_code(row: &AnyRow, column: &str) -> Result<Option<u16>, StoreError> {
+    Ok(get::<Option<i64>>(row, column)?.and_then(|c| u16::try_from(c).ok()))
+}
+
+fn delivery_from_row(row: &AnyRow) -> Result<Delivery, StoreError> {
+    Ok(Delivery {
+        id: DeliveryId::from_stored(get(row, "id")?),
+        tenant_id: TenantId::from_stored(get(row, "tenant_id")?),
+        endpoint_id: WebhookEndpointId::from_stored(get(row, "endpoint_id")?),
+        event_id: EventId::from_stored(get(row, "event_id")?),
+        event_type: get(row, "event_type")?,
+        status: get_enum(row, "status", DeliveryStatus::parse)?,
+        attempts: count(row, "attempts")?,
+        next_attempt_at: get_opt_time(row, "next_attempt_at")?,
+        last_attempt_at: get_opt_time(row, "last_attempt_at")?,
+        last_response_status: status_code(row, "last_response_status")?,
+        last_error: get(row, "last_error")?,
+        created_at: get_time(row, "created_at")?,
+    })
+}
+
+fn attempt_from_row(row: &AnyRow) -> Result<DeliveryAttempt, StoreError> {
+    Ok(DeliveryAttempt {
+        id: AttemptId::from_stored(get(row, "id")?),
+        delivery_id: DeliveryId::from_stored(get(row, "delivery_id")?),
+        tenant_id: TenantId::from_stored(get(row, "tenant_id")?),
+        endpoint_id: WebhookEndpointId::from_stored(get(row, "endpoint_id")?),
+        attempt: count(row, "attempt")?,
+        started_at: get_time(row, "started_at")?,
+        status: get_enum(row, "status", AttemptStatus::parse)?,
+        latency_ms: count(row, "latency_ms")?,
+        response_status: status_code(row, "response_status")?,
+        response_body: get(row, "response_body")?,
+        error: get(row, "error")?,
+    })
+}
+
+/// The event's JSON exactly as serializing an [`Event`](gatehouse_core::event::Event) gives it, built around the stored
+/// `data` text instead of parsing and re-serializing it (the hot path of every delivery).
+fn event_json(row: &AnyRow) -> Result<Option<String>, StoreError> {
+    let Some(id) = get::<Option<String>>(row, "e_id")? else {
+        return Ok(None);
+    };
+    let kind: String = get(row, "e_type")?;
+    let tenant: Option<String> = get(row, "e_tenant_id")?;
+    let data: String = get(row, "e_data")?;
+    let quoted = |text: &str| serde_json::to_string(text).expect("strings serialize");
+    Ok(Some(format!(
+        "{{\"id\":{},\"type\":{},\"occurred_at\":\"{}\",\"tenant_id\":{},\"data\":{data}}}",
+        quoted(&id),
+        quoted(&kind),
+        get_time(row, "e_occurred_at")?,
+        tenant.as_deref().map_or_else(|| "null".to_owned(), quoted),
+    )))
+}
+
+fn job_from_row(row: &AnyRow) -> Result<DeliveryJob, StoreError> {
+    let transform: Option<String> = get(row, "w_transform")?;
+    Ok(DeliveryJob {
+        id: DeliveryId::from_stored(get(row, "id")?),
+        tenant_id: TenantId::from_stored(get(row, "tenant_id")?),
+        event_id: EventId::from_stored(get(row, "event_id")?),
+        event_type: get(row, "event_type")?,
+        attempts: count(row, "attempts")?,
+        round_attempts: count(row, "round_attempts")?,
+        event_json: event_json(row)?,
+        endpoint: JobEndpoint {
+            id: WebhookEndpointId::from_stored(get(row, "endpoint_id")?),
+            url: get(row, "w_url")?,
+            transform: transform
+                .map(|t| serde_json::from_str(&t))
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("column `transform`: {e}")))?,
+            rate_limit: get::<Option<i64>>(row, "w_rate_limit")?
+                .map(|n| n.clamp(0, u32::MAX.into()) as u32),
+            failing_since: get_opt_time(row, "w_failing_since")?,
+            secrets: EndpointSecrets {
+                current: Sealed::from_stored(get(row, "w_secret")?),
+                previous: get::<Option<String>>(row, "w_previous_secret")?.map(Sealed::from_stored),
+                previous_expires_at: get_opt_time(row, "w_previous_secret_expires_at")?,
+            },
+        },
+    })
+}
+
+/// A delivery to insert (fan-out and recovery).
+struct NewDelivery<'a> {
+    tenant_id: &'a str,
+    endpoint_id: &'a str,
+    event_id: &'a str,
+    event_type: &'a str,
+}
+
+/// Inserts pending deliveries due at `now`. With `rearm`, an existing delivery of the same
+/// event and endpoint that is not pending becomes due again (a new round); otherwise it is
+/// left alone. Returns the rows inserted or re-armed.
+async fn insert_deliveries(
+    conn: &mut AnyConnection,
+    anonymous: bool,
+    rows: &[NewDelivery<'_>],
+    now: Timestamp,
+    rearm: bool,
+) -> Result<u64, StoreError> {
+    let mut affected = 0;
+    // Monotonic within the batch, so deliveries list in event order even within a millisecond.
+    let mut ids = ulid::Generator::new();
+    for chunk in shaped(rows) {
+        let mut stmt = Stmt::new(
+            anonymous,
+            "INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type, \
+             status, attempts, round_attempts, next_attempt_at, created_at) VALUES ",
+        );
+        for (i, row) in chunk.iter().enumerate() {
+            if i > 0 {
+                stmt.push(", ");
+            }
+            let id = ids.generate().map_or_else(
+                |_| DeliveryId::generate(),
+                |u| DeliveryId::from_stored(format!("{}_{u}", DeliveryId::PREFIX)),
+            );
+            stmt.push("(")
+                .bind(id.into_string())
+                .push(", ")
+                .bind(row.tenant_id)
+                .push(", ")
+                .bind(row.endpoint_id)
+                .push(", ")
+                .bind(row.event_id)
+                .push(", ")
+                .bind(row.event_type)
+                .push(", 'pending', 0, 0, ")
+                .bind(now)
+                .push(", ")
+                .bind(now)
+                .push(")");
+        }
+        if rearm {
+            stmt.push(
+                " ON CONFLICT (event_id, endpoint_id) DO UPDATE SET status = 'pending', \
+                 next_attempt_at = excluded.next_attempt_at, round_attempts = 0, \
+                 claimed_by = NULL, lease_until = NULL \
+                 WHERE webhook_deliveries.status <> 'pending'",
+            );
+        } else {
+            stmt.push(" ON CONFLICT (event_id, endpoint_id) DO NOTHING");
+        }
+        let result = stmt.query().execute(&mut *conn).await.map_err(interpret)?;
+        affected += result.rows_affected();
+    }
+    Ok(affected)
+}
+
+/// `AND type = …` / `AND type LIKE 'family.%'` for an event-type filter on `column`.
+fn push_type_filter(stmt: &mut Stmt, column: &str, pattern: &str) {
+    if pattern == "*" {
+        return;
+    }
+    stmt.push(" AND ").push(column);
+    match pattern.strip_suffix(".*") {
+        Some(prefix) => {
+            stmt.push(" LIKE ")
+                .bind(format!("{}.%", escape_like(prefix)))
+                .push(" ESCAPE '\\'");
+        }
+        None => {
+            stmt.push(" = ").bind(pattern);
+        }
+    }
+}
+
+/// `AND column < $n` / `>` plus ORDER BY and LIMIT for a page over an id column.
+fn push_page(stmt: &mut Stmt, column: &str, page: &PageRequest) {
+    use gatehouse_core::page::Order;
+    let (op, dir) = match page.order {
+        Order::Desc => (" < ", " DESC"),
+        Order::Asc => (" > ", " ASC"),
+    };
+    if let Some(after) = &page.after {
+        stmt.push(" AND ")
+            .push(column)
+            .push(op)
+            .bind(after.as_str());
+    }
+    stmt.push(" ORDER BY ")
+        .push(column)
+        .push(dir)
+        .push(" LIMIT ")
+        .bind(page.fetch_limit());
+}
+
+impl SqlStore {
+    fn is_postgres(&self) -> bool {
+        self.backend_kind() == Backend::Postgres
+    }
+
+    fn stmt(&self, text: &str) -> Stmt {
+        Stmt::new(!self.is_postgres(), text)
+    }
+
+    /// Loads claimed deliveries with their event and endpoint.
+    async fn load_jobs(&self, ids: &[String]) -> StoreResult<Vec<DeliveryJob>> {
+        let mut jobs = Vec::with_capacity(ids.len());
+        for chunk in shaped(ids) {
+            let mut stmt = self.stmt(
+                "SELECT d.id, d.tenant_id, d.endpoint_id, d.event_id, d.event_type, d.attempts, \
+                 d.round_attempts, e.id AS e_id, e.type AS e_type, e.occurred_at AS e_occurred_at, \
+                 e.tenant_id AS e_tenant_id, e.data AS e_data, w.url AS w_url, \
+                 w.transform AS w_transform, w.rate_limit AS w_rate_limit, \
+                 w.failing_since AS w_failing_since, w.secret AS w_secret, \
+                 w.previous_secret AS w_previous_secret, \
+                 w.previous_secret_expires_at AS w_previous_secret_expires_at \
+                 FROM webhook_deliveries d \
+                 JOIN webhook_endpoints w ON w.id = d.endpoint_id \
+                 LEFT JOIN events e ON e.id = d.event_id \
+                 WHERE d.id IN ",
+            );
+            stmt.list(chunk);
+            let rows = stmt
+                .query()
+                .fetch_all(self.reader())
+                .await
+                .map_err(interpret)?;
+            for row in &rows {
+                jobs.push(job_from_row(row)?);
+            }
+        }
+        Ok(jobs)
+    }
+}
+
+#[async_trait]
+impl WebhookStore for SqlStore {
+    async fn insert_webhook_endpoint(
+        &self,
+        endpoint: &WebhookEndpoint,
+        secret: &Sealed,
+        change: &Change,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer().begin().await.map_err(interpret)?;
+        let mut stmt = self.stmt(&format!(
+            "INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}, secret, created_seq) VALUES ("
+        ));
+        stmt.bind(endpoint.id.as_str())
+            .push(", ")
+            .bind(endpoint.tenant_id.as_str())
+            .push(", ")
+            .bind(endpoint.url.as_str())
+            .push(", ")
+            .bind(endpoint.description.as_str())
+            .push(", ")
+            .bind(to_json(&endpoint.event_types))
+            .push(", ")
+            .bind(endpoint.transform.as_ref().map(to_json).as_deref())
+            .push(", ")
+            .bind(i64::from(endpoint.enabled))
+            .push(", ")
+            .bind(endpoint.disabled_reason.as_deref())
+            .push(", ")
+            .bind(endpoint.rate_limit.map(i64::from))
+            .push(", ")
+            .bind(endpoint.previous_secret_expires_at)
+            .push(", ")
+            .bind(endpoint.failing_since)
+            .push(", ")
+            .bind(endpoint.created_at)
+            .push(", ")
+            .bind(endpoint.updated_at)
+            .push(", ")
+            .bind(secret.as_str())
+            .push(", (SELECT COALESCE(MAX(seq), 0) FROM events))");
+        stmt.query().execute(&mut *tx).await.map_err(interpret)?;
+        change::write(&mut tx, self.dialect(), change).await?;
+        tx.commit().await.map_err(interpret)
+    }
+
+    async fn get_webhook_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookEndpointId,
+    ) -> StoreResult<Option<WebhookEndpoint>> {
+        let mut stmt = self.stmt(&format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = "
+        ));
+        stmt.bind(tenant.as_str())
+            .push(" AND id = ")
+            .bind(id.as_str());
+        let row = stmt
+            .query()
+            .fetch_optional(self.reader())
+            .await
+            .map_err(interpret)?;
+        row.as_ref().map(endpoint_from_row).transpose()
+    }
+
+    async fn list_webhook_endpoints(
+        &self,
+        tenant: &TenantId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<WebhookEndpoint>> {
+        let mut stmt = self.stmt(&format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = "
+        ));
+        stmt.bind(tenant.as_str());
+        push_page(&mut stmt, "id", page);
+        let rows = stmt
+            .query()
+            .fetch_all(self.reader())
+            .await
+            .map_err(interpret)?;
+        let endpoints = rows
+            .iter()
+            .map(endpoint_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(endpoints, page, |e| e.id.to_string()))
+    }
+
+    async fn update_webhook_endpoint(
+        &self,
+        endpoint: &WebhookEndpoint,
+        change: &Change,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer().begin().await.map_err(interpret)?;
+        let mut stmt = self.stmt("UPDATE webhook_endpoints SET url = ");
+        stmt.bind(endpoint.url.as_str())
+            .push(", description = ")
+            .bind(endpoint.description.as_str())
+            .push(", event_types = ")
+            .bind(to_json(&endpoint.event_types))
+            .push(", transform = ")
+            .bind(endpoint.transform.as_ref().map(to_json).as_deref())
+            .push(", enabled = ")
+            .bind(i64::from(endpoint.enabled))
+            .push(", disabled_reason = ")
+            .bind(endpoint.disabled_reason.as_deref())
+            .push(", rate_limit = ")
+            .bind(endpoint.rate_limit.map(i64::from))
+            .push(", failing_since = ")
+            .bind(endpoint.failing_since)
+            .push(", updated_at = ")
+            .bind(endpoint.updated_at)
+            .push(" WHERE tenant_id = ")
+            .bind(endpoint.tenant_id.as_str())
+            .push(" AND id = ")
+            .bind(endpoint.id.as_str());
+        expect_one(stmt.query().execute(&mut *tx).await.map_err(interpret)?)?;
+        change::write(&mut tx, self.dialect(), change).await?;
+        tx.commit().await.map_err(interpret)
+    }
+
+    async fn delete_webhook_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookEndpointId,
+        change: &Change,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer().begin().await.map_err(interpret)?;
+        // Deliveries and their attempts go with it (ON DELETE CASCADE).
+        let result = sqlx::query("DELETE FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(interpret)?;
+        expect_one(result)?;
+        change::write(&mut tx, self.dialect(), change).await?;
+        tx.commit().await.map_err(interpret)
+    }
+
+    async fn get_webhook_secrets(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookEndpointId,
+    ) -> StoreResult<Option<EndpointSecrets>> {
+        let row = sqlx::query(
+            "SELECT secret, previous_secret, previous_secret_expires_at FROM webhook_endpoints \
+             WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .fetch_optional(self.reader())
+        .await
+        .map_err(interpret)?;
+        row.map(|row| {
+            Ok(EndpointSecrets {
+                current: Sealed::from_stored(get(&row, "secret")?),
+                previous: get::<Option<String>>(&row, "previous_secret")?.map(Sealed::from_stored),
+                previous_expires_at: get_opt_time(&row, "previous_secret_expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn rotate_webhook_secret(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookEndpointId,
+        new: &Sealed,
+        previous_expires_at: Timestamp,
+        change: &Change,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer().begin().await.map_err(interpret)?;
+        // SET expressions see the row's old values: the current secret becomes the previous.
+        let result = sqlx::query(
+            "UPDATE webhook_endpoints SET previous_secret = secret, \
+             previous_secret_expires_at = $1, secret = $2, updated_at = $3 \
+             WHERE tenant_id = $4 AND id = $5",
+        )
+        .bind(previous_expires_at.unix_millis())
+        .bind(new.as_str())
+        .bind(change.audit.occurred_at.unix_millis())
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(interpret)?;
+        expect_one(result)?;
+        change::write(&mut tx, self.dialect(), change).await?;
+        tx.commit().await.map_err(interpret)
+    }
+
+    async fn disable_webhook_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookEndpointId,
+        reason: &str,
+        at: Timestamp,
+        change: &Change,
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer().begin().await.map_err(interpret)?;
+        let result = sqlx::query(
+            "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = $1, updated_at = $2 \
+             WHERE tenant_id = $3 AND id = $4 AND enabled <> 0",
+        )
+        .bind(reason)
+        .bind(at.unix_millis())
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(interpret)?;
+        if result.rows_affected() == 0 {
+            return Ok(false);
+        }
+        change::write(&mut tx, self.dialect(), change).await?;
+        tx.commit().await.map_err(interpret)?;
+        Ok(true)
+    }
+
+    async fn fan_out_events(&self, limit: u32, now: Timestamp) -> StoreResult<FanOut> {
+        // A read first, so an idle pass never takes SQLite's writer or a PostgreSQL row lock.
+        let head = sqlx::query(
+            "SELECT (SELECT COALESCE(MAX(seq), 0) FROM events) AS head, \
+             (SELECT last_seq FROM webhook_fanout WHERE id = 1) AS cursor",
+        )
+        .fetch_one(self.reader())
+        .await
+        .map_err(interpret)?;
+        let (head, cursor) = (get_int(&head, "head")?, get_int(&head, "cursor")?);
+        if head <= cursor {
+            return Ok(FanOut::default());
+        }
+
+        let pg = self.is_postgres();
+        let mut tx = self.writer().begin().await.map_err(interpret)?;
+        let lock = if pg {
+            "SELECT last_seq FROM webhook_fanout WHERE id = 1 FOR UPDATE SKIP LOCKED"
+        } else {
+            "SELECT last_seq FROM webhook_fanout WHERE id = 1"
+        };
+        let Some(row) = sqlx::query(lock)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(interpret)?
+        else {
+            // Another replica holds the cursor: it is fanning out these events right now.
+            return Ok(FanOut::default());
+        };
+        let cursor = get_int(&row, "last_seq")?;
+        let events = sqlx::query(
+            "SELECT seq, id, type, tenant_id FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(cursor)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(interpret)?;
+        let Some(last) = events.last() else {
+            return Ok(FanOut::default());
+        };
+        let last_seq = get_int(last, "seq")?;
+
+        struct Ev {
+            seq: i64,
+            id: String,
+            kind: String,
+            tenant: Option<String>,
+        }
+        let events = events
+            .iter()
+            .map(|row| {
+                Ok(Ev {
+                    seq: get_int(row, "seq")?,
+                    id: get(row, "id")?,
+                    kind: get(row, "type")?,
+                    tenant: get(row, "tenant_id")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut tenants: Vec<&str> = events.iter().filter_map(|e| e.tenant.as_deref()).collect();
+        tenants.sort_unstable();
+        tenants.dedup();
+
+        struct Ep {
+            id: String,
+            tenant: String,
+            types: Vec<String>,
+            created_seq: i64,
+        }
+        let mut endpoints: Vec<Ep> = Vec::new();
+        for chunk in tenants.chunks(CHUNK) {
+            let mut stmt = self.stmt(
+                "SELECT id, tenant_id, event_types, created_seq FROM webhook_endpoints \
+                 WHERE enabled <> 0 AND tenant_id IN ",
+            );
+            stmt.list(chunk);
+            if pg {
+                // Holds off a concurrent delete until this pass commits (see module docs).
+                stmt.push(" FOR KEY SHARE");
+            }
+            let rows = stmt.query().fetch_all(&mut *tx).await.map_err(interpret)?;
+            for row in &rows {
+                endpoints.push(Ep {
+                    id: get(row, "id")?,
+                    tenant: get(row, "tenant_id")?,
+                    types: get_json(row, "event_types")?,
+                    created_seq: get_int(row, "created_seq")?,
+                });
+            }
+        }
+
+        let mut rows = Vec::new();
+        for event in &events {
+            let Some(tenant) = event.tenant.as_deref() else {
+                continue;
+            };
+            for endpoint in endpoints.iter().filter(|e| e.tenant == tenant) {
+                if event.seq > endpoint.created_seq && wants(&endpoint.types, &event.kind) {
+                    rows.push(NewDelivery {
+                        tenant_id: tenant,
+                        endpoint_id: &endpoint.id,
+                        event_id: &event.id,
+                        event_type: &event.kind,
+                    });
+                }
+            }
+        }
+        let created = insert_deliveries(&mut tx, !self.is_postgres(), &rows, now, false).await?;
+        sqlx::query("UPDATE webhook_fanout SET last_seq = $1 WHERE id = 1")
+            .bind(last_seq)
+            .execute(&mut *tx)
+            .await
+            .map_err(interpret)?;
+        tx.commit().await.map_err(interpret)?;
+        Ok(FanOut {
+            events: events.len() as u32,
+            deliveries: created as u32,
+            more: events.len() as u32 >= limit,
+        })
+    }
+
+    async fn claim_deliveries(&self, request: &ClaimRequest<'_>) -> StoreResult<Vec<DeliveryJob>> {
+        if request.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self.stmt("UPDATE webhook_deliveries SET claimed_by = ");
+        stmt.bind(request.worker)
+            .push(", lease_until = ")
+            .bind(request.lease_until)
+            .push(
+                " WHERE id IN (SELECT d.id FROM webhook_deliveries d \
+                 JOIN webhook_endpoints w ON w.id = d.endpoint_id \
+                 WHERE d.status = 'pending' AND w.enabled <> 0 AND d.next_attempt_at <= ",
+            )
+            .bind(request.now)
+            .push(" AND (d.lease_until IS NULL OR d.lease_until <= ")
+            .bind(request.now)
+            .push(")");
+        if !request.exclude.is_empty() {
+            let ids: Vec<&str> = request.exclude.iter().map(|e| e.as_str()).collect();
+            stmt.push(" AND d.endpoint_id NOT IN ").list(&ids);
+        }
+        stmt.push(" ORDER BY d.next_attempt_at LIMIT ")
+            .bind(i64::from(request.limit));
+        if self.is_postgres() {
+            stmt.push(" FOR UPDATE OF d SKIP LOCKED");
+        }
+        stmt.push(") RETURNING id");
+        let rows = stmt
+            .query()
+            .fetch_all(self.writer())
+            .await
+            .map_err(interpret)?;
+        let ids = rows
+            .iter()
+            .map(|row| get::<String>(row, "id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.load_jobs(&ids).await
+    }
+
+    async fn record_attempts(
+        &self,
+        worker: &str,
+        records: &[AttemptRecord],
+        health: &[EndpointHealth],
+    ) -> StoreResult<()> {
+        if records.is_empty() && health.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer().begin().await.map_err(interpret)?;
+        // Endpoints first (a deleting transaction locks the endpoint before its deliveries, so
+        // taking them in the other order could deadlock with it), one statement each in id
+        // order (two replicas never lock endpoint rows in opposite orders).
+        let mut health: Vec<&EndpointHealth> = health.iter().collect();
+        health.sort_by(|a, b| a.endpoint_id.cmp(&b.endpoint_id));
+        for h in health {
+            let mut stmt = self.stmt("UPDATE webhook_endpoints SET failing_since = ");
+            match h.failing_since {
+                // Keep the start of a streak that is already running.
+                Some(since) => stmt.push("COALESCE(failing_since, ").bind(since).push(")"),
+                None => stmt.push("NULL"),
+            };
+            stmt.push(" WHERE id = ").bind(h.endpoint_id.as_str());
+            stmt.query().execute(&mut *tx).await.map_err(interpret)?;
+        }
+        // Then deliveries, then attempts: the attempt's foreign key finds a row this
+        // transaction already holds, instead of taking a second lock on it.
+        for chunk in shaped(records) {
+            let mut stmt = self.stmt(
+                "UPDATE webhook_deliveries SET status = v.column2, attempts = attempts + 1, \
+                 round_attempts = round_attempts + 1, next_attempt_at = v.column3, \
+                 last_attempt_at = v.column4, last_response_status = v.column5, \
+                 last_error = v.column6, claimed_by = NULL, lease_until = NULL FROM (VALUES ",
+            );
+            for (i, record) in chunk.iter().enumerate() {
+                let a = &record.attempt;
+                let (status, next_at, error) = match &record.next {
+                    NextState::Succeeded => (DeliveryStatus::Succeeded, None, None),
+                    NextState::Skipped { reason } => {
+                        (DeliveryStatus::Skipped, None, Some(reason.as_str()))
+                    }
+                    NextState::Retry { at } => {
+                        (DeliveryStatus::Pending, Some(*at), a.error.as_deref())
+                    }
+                    NextState::Dead { reason } => {
+                        (DeliveryStatus::Dead, None, Some(reason.as_str()))
+                    }
+                };
+                if i > 0 {
+                    stmt.push(", ");
+                }
+                stmt.push("(")
+                    .cast(a.delivery_id.as_str(), "TEXT")
+                    .push(", ")
+                    .cast(status.as_str(), "TEXT")
+                    .push(", ")
+                    .cast(next_at, "BIGINT")
+                    .push(", ")
+                    .cast(a.started_at, "BIGINT")
+                    .push(", ")
+                    .cast(a.response_status.map(i64::from), "BIGINT")
+                    .push(", ")
+                    .cast(error, "TEXT")
+                    .push(")");
+            }
+            stmt.push(") AS v WHERE webhook_deliveries.id = v.column1 AND webhook_deliveries.claimed_by = ")
+                .bind(worker);
+            stmt.query().execute(&mut *tx).await.map_err(interpret)?;
+
+            // Attempts of deliveries deleted meanwhile (endpoint deleted) are dropped.
+            let mut stmt = self.stmt(&format!(
+                "INSERT INTO webhook_attempts ({ATTEMPT_COLUMNS}) SELECT v.column1, v.column2, \
+                 v.column3, v.column4, v.column5, v.column6, v.column7, v.column8, v.column9, \
+                 v.column10, v.column11 FROM (VALUES "
+            ));
+            for (i, record) in chunk.iter().enumerate() {
+                let a = &record.attempt;
+                if i > 0 {
+                    stmt.push(", ");
+                }
+                stmt.push("(")
+                    .cast(a.id.as_str(), "TEXT")
+                    .push(", ")
+                    .cast(a.delivery_id.as_str(), "TEXT")
+                    .push(", ")
+                    .cast(a.tenant_id.as_str(), "TEXT")
+                    .push(", ")
+                    .cast(a.endpoint_id.as_str(), "TEXT")
+                    .push(", ")
+                    .cast(i64::from(a.attempt), "BIGINT")
+                    .push(", ")
+                    .cast(a.started_at, "BIGINT")
+                    .push(", ")
+                    .cast(a.status.as_str(), "TEXT")
+                    .push(", ")
+                    .cast(i64::from(a.latency_ms), "BIGINT")
+                    .push(", ")
+                    .cast(a.response_status.map(i64::from), "BIGINT")
+                    .push(", ")
+                    .cast(a.response_body.as_deref(), "TEXT")
+                    .push(", ")
+                    .cast(a.error.as_deref(), "TEXT")
+                    .push(")");
+            }
+            stmt.push(
+                ") AS v WHERE EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = v.column2)",
+            );
+            stmt.query().execute(&mut *tx).await.map_err(interpret)?;
+        }
+
+        tx.commit().await.map_err(interpret)
+    }
+
+    async fn webhook_worker_heartbeat(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        live_after: Timestamp,
+    ) -> StoreResult<u32> {
+        let mut tx = self.writer().begin().await.map_err(interpret)?;
+        sqlx::query(
+            "INSERT INTO webhook_workers (id, seen_at) VALUES ($1, $2) \
+             ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
+        )
+        .bind(worker)
+        .bind(now.unix_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(interpret)?;
+        sqlx::query("DELETE FROM webhook_workers WHERE seen_at < $1")
+            .bind(live_after.unix_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(interpret)?;
+        let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_workers")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(interpret)?;
+        tx.commit().await.map_err(interpret)?;
+        Ok(live.clamp(1, i64::from(u32::MAX)) as u32)
+    }
+
+    async fn release_deliveries(
+        &self,
+        worker: &str,
+        ids: &[DeliveryId],
+        not_before: Option<Timestamp>,
+    ) -> StoreResult<()> {
+        for chunk in shaped(ids) {
+            let ids: Vec<&str> = chunk.iter().map(|d| d.as_str()).collect();
+            let mut stmt =
+                self.stmt("UPDATE webhook_deliveries SET claimed_by = NULL, lease_until = NULL");
+            if let Some(at) = not_before {
+                stmt.push(", next_attempt_at = CASE WHEN next_attempt_at < ")
+                    .bind(at)
+                    .push(" THEN ")
+                    .bind(at)
+                    .push(" ELSE next_attempt_at END");
+            }
+            stmt.push(" WHERE claimed_by = ")
+                .bind(worker)
+                .push(" AND id IN ")
+                .list(&ids);
+            stmt.query()
+                .execute(self.writer())
+                .await
+                .map_err(interpret)?;
+        }
+        Ok(())
+    }
+
+    async fn list_deliveries(
+        &self,
+        tenant: &TenantId,
+        filter: &DeliveryFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Delivery>> {
+        let mut stmt = self.stmt(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE tenant_id = "
+        ));
+        stmt.bind(tenant.as_str());
+        if let Some(endpoint) = &filter.endpoint_id {
+            stmt.push(" AND endpoint_id = ").bind(endpoint.as_str());
+        }
+        if let Some(status) = filter.status {
+            stmt.push(" AND status = ").bind(status.as_str());
+        }
+        if let Some(pattern) = &filter.event_type {
+            push_type_filter(&mut stmt, "event_type", pattern);
+        }
+        if let Some(event) = &filter.event_id {
+            stmt.push(" AND event_id = ").bind(event.as_str());
+        }
+        if let Some(since) = filter.since {
+            stmt.push(" AND created_at >= ").bind(since);
+        }
+        if let Some(until) = filter.until {
+            stmt.push(" AND created_at < ").bind(until);
+        }
+        push_page(&mut stmt, "id", page);
+        let rows = stmt
+            .query()
+            .fetch_all(self.reader())
+            .await
+            .map_err(interpret)?;
+        let deliveries = rows
+            .iter()
+            .map(delivery_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(deliveries, page, |d| d.id.to_string()))
+    }
+
+    async fn get_delivery(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+    ) -> StoreResult<Option<Delivery>> {
+        let mut stmt = self.stmt(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE tenant_id = "
+        ));
+        stmt.bind(tenant.as_str())
+            .push(" AND id = ")
+            .bind(id.as_str());
+        let row = stmt
+            .query()
+            .fetch_optional(self.reader())
+            .await
+            .map_err(interpret)?;
+        row.as_ref().map(delivery_from_row).transpose()
+    }
+
+    async fn list_attempts(
+        &self,
+        tenant: &TenantId,
+        filter: &AttemptFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<DeliveryAttempt>> {
+        let mut stmt = self.stmt(&format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM webhook_attempts WHERE tenant_id = "
+        ));
+        stmt.bind(tenant.as_str());
+        if let Some(endpoint) = &filter.endpoint_id {
+            stmt.push(" AND endpoint_id = ").bind(endpoint.as_str());
+        }
+        if let Some(delivery) = &filter.delivery_id {
+            stmt.push(" AND delivery_id = ").bind(delivery.as_str());
+        }
+        if let Some(status) = filter.status {
+            stmt.push(" AND status = ").bind(status.as_str());
+        }
+        if let Some(since) = filter.since {
+            stmt.push(" AND started_at >= ").bind(since);
+        }
+        if let Some(until) = filter.until {
+            stmt.push(" AND started_at < ").bind(until);
+        }
+        push_page(&mut stmt, "id", page);
+        let rows = stmt
+            .query()
+            .fetch_all(self.reader())
+            .await
+            .map_err(interpret)?;
+        let attempts = rows
+            .iter()
+            .map(attempt_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(attempts, page, |a| a.id.to_string()))
+    }
+
+    async fn resend_delivery(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+        now: Timestamp,
+        change: &Change,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer().begin().await.map_err(interpret)?;
+        let result = sqlx::query(
+            "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, \
+             round_attempts = 0, claimed_by = NULL, lease_until = NULL \
+             WHERE tenant_id = $2 AND id = $3",
+        )
+        .bind(now.unix_millis())
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(interpret)?;
+        expect_one(result)?;
+        change::write(&mut tx, self.dialect(), change).await?;
+        tx.commit().await.map_err(interpret)
+    }
+
+    async fn redrive_dead_deliveries(
+        &self,
+        tenant: &TenantId,
+        endpoint: Option<&WebhookEndpointId>,
+        now: Timestamp,
+        change: &Change,
+    ) -> StoreResult<u64> {
+        let mut tx = self.writer().begin().await.map_err(interpret)?;
+        let mut stmt =
+            self.stmt("UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ");
+        stmt.bind(now)
+            .push(
+                ", round_attempts = 0, claimed_by = NULL, lease_until = NULL \
+                 WHERE status = 'dead' AND tenant_id = ",
+            )
+            .bind(tenant.as_str());
+        if let Some(endpoint) = endpoint {
+            stmt.push(" AND endpoint_id = ").bind(endpoint.as_str());
+        }
+        stmt.push(
+            " AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE enabled <> 0 AND tenant_id = ",
+        )
+        .bind(tenant.as_str())
+        .push(")");
+        let result = stmt.query().execute(&mut *tx).await.map_err(interpret)?;
+        change::write(&mut tx, self.dialect(), change).await?;
+        tx.commit().await.map_err(interpret)?;
+        Ok(result.rows_affected())
+    }
+
+    async fn recover_deliveries(
+        &self,
+        tenant: &TenantId,
+        endpoint: &WebhookEndpointId,
+        since: Timestamp,
+        until: Option<Timestamp>,
+        now: Timestamp,
+        change: &Change,
+    ) -> StoreResult<u64> {
+        let mut tx = self.writer().begin().await.map_err(interpret)?;
+        let types: Option<String> = sqlx::query_scalar(
+            "SELECT event_types FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.as_str())
+        .bind(endpoint.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(interpret)?;
+        let types: Vec<String> = serde_json::from_str(&types.ok_or(StoreError::NotFound)?)
+            .map_err(|e| StoreError::Corrupt(format!("column `event_types`: {e}")))?;
+        // Events past the fan-out cursor are the fan-out's: taking them here too would race it.
+        let cursor: i64 = sqlx::query_scalar("SELECT last_seq FROM webhook_fanout WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(interpret)?;
+        let mut after = 0_i64;
+        let mut total = 0;
+        loop {
+            let mut stmt = self.stmt("SELECT seq, id, type FROM events WHERE tenant_id = ");
+            stmt.bind(tenant.as_str())
+                .push(" AND seq > ")
+                .bind(after)
+                .push(" AND seq <= ")
+                .bind(cursor)
+                .push(" AND occurred_at >= ")
+                .bind(since);
+            if let Some(until) = until {
+                stmt.push(" AND occurred_at < ").bind(until);
+            }
+            stmt.push(" ORDER BY seq LIMIT ").bind(RECOVER_PAGE);
+            let rows = stmt.query().fetch_all(&mut *tx).await.map_err(interpret)?;
+            let Some(last) = rows.last() else { break };
+            after = get_int(last, "seq")?;
+            let events = rows
+                .iter()
+                .map(|row| Ok((get::<String>(row, "id")?, get::<String>(row, "type")?)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let wanted: Vec<NewDelivery<'_>> = events
+                .iter()
+                .filter(|(_, kind)| wants(&types, kind))
+                .map(|(id, kind)| NewDelivery {
+                    tenant_id: tenant.as_str(),
+                    endpoint_id: endpoint.as_str(),
+                    event_id: id,
+                    event_type: kind,
+                })
+                .collect();
+            total += insert_deliveries(&mut tx, !self.is_postgres(), &wanted, now, true).await?;
+            if (rows.len() as i64) < RECOVER_PAGE {
+                break;
+            }
+        }
+        change::write(&mut tx, self.dialect(), change).await?;
+        tx.commit().await.map_err(interpret)?;
+        Ok(total)
+    }
+
+    async fn purge_deliveries(&self, before: Timestamp) -> StoreResult<u64> {
+        // Delivery ids are ULIDs: every id generated before `before` sorts below this one, so
+        // the primary key finds them without a scan.
+        let millis = u64::try_from(before.unix_millis()).unwrap_or(0);
+        let cutoff = format!(
+            "{}_{}",
+            DeliveryId::PREFIX,
+            ulid::Ulid::from_parts(millis, 0)
+        );
+        let mut total = 0;
+        loop {
+            // Bounded batches keep each transaction (and its cascade to attempts) short.
+            let result = sqlx::query(
+                "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries \
+                 WHERE id < $1 AND status <> 'pending' LIMIT 5000)",
+            )
+            .bind(cutoff.as_str())
+            .execute(self.writer())
+            .await
+            .map_err(interpret)?;
+            total += result.rows_affected();
+            if result.rows_affected() < 5000 {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shaped;
+
+    #[test]
+    fn chunks_come_in_power_of_two_shapes() {
+        let items: Vec<u32> = (0..600).collect();
+        let sizes: Vec<usize> = shaped(&items).map(<[u32]>::len).collect();
+        assert_eq!(sizes, [256, 256, 64, 16, 8]);
+        assert_eq!(shaped(&items).flatten().copied().collect::<Vec<_>>(), items);
+        assert_eq!(shaped(&items[..1]).count(), 1);
+        assert_eq!(shaped::<u32>(&[]).count(), 0);
+    }
+}

@@ -1,0 +1,491 @@
+//! `cargo bench -p gatehouse-webhooks --bench delivery`: end-to-end webhook deliveries per
+//! second — events committed to the store, fanned out, claimed, signed, sent through the egress
+//! client to a loopback receiver that verifies every signature, and recorded — on SQLite and
+//! PostgreSQL, with and without a transform (the built-in `gatehouse.cloudevents` plugin in the
+//! WebAssembly sandbox), each divided by a bare loop of signed HTTP POSTs from the same egress
+//! client to the same receiver with as many requests in flight as the worker sends one endpoint,
+//! measured right before and right after it in the same run (their mean). Zero loss is checked
+//! for every run (every event delivered, every signature valid, no delivery left unfinished).
+//!
+//! `GATEHOUSE_BENCH_EVENTS` sets the events per run (default 20000), `GATEHOUSE_BENCH_ONLY`
+//! picks cases (`sqlite-none,postgres-cloudevents`, …); PostgreSQL comes from
+//! `GATEHOUSE_TEST_DATABASE_URL` (default the local server) and is skipped when unreachable.
+
+#![allow(clippy::print_stdout)]
+
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use async_trait::async_trait;
+use axum::{Router, body::Bytes, extract::State, http::HeaderMap, http::StatusCode};
+use gatehouse_core::{
+    Error, Timestamp,
+    audit::AuditContext,
+    change::Change,
+    clock::SystemClock,
+    event::Event,
+    id::TenantId,
+    page::PageRequest,
+    principal::Principal,
+    secret::{Keyring, MasterKey},
+    services::Caller,
+    store::Store,
+    sync::SyncStatus,
+    tenant::{Tenant, TenantStatus},
+    webhook::{CreateEndpoint, DeliveryFilter, DeliveryStatus, Transform},
+};
+use gatehouse_egress::{Allowlist, EgressClient, EgressConfig, EgressRequest};
+use gatehouse_plugin_host::{
+    HostConfig, Plugin, PluginHost, PluginKind, PluginSpec, TransformOutcome, builtin_plugins,
+};
+use gatehouse_store::{ConnectOptions, SqlStore};
+use gatehouse_webhooks::{
+    Sender, TransformError, Transformed, Transformer, Webhooks, Worker, WorkerConfig,
+    signing::{
+        DEFAULT_TOLERANCE, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, Secret, SignatureHeaders,
+        sign, verify,
+    },
+};
+use http::{HeaderName, HeaderValue, header};
+use serde_json::json;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+/// Requests in flight in the bare loop: what the worker sends one endpoint at once by default
+/// (`WorkerConfig::endpoint_concurrency`), so both load the receiver alike.
+fn in_flight() -> usize {
+    WorkerConfig::new(Vec::new(), Duration::ZERO, Duration::from_secs(1)).endpoint_concurrency
+}
+
+/// Events committed per transaction by the producer.
+const BATCH: usize = 500;
+
+/// A loopback receiver that verifies every message with the current secret.
+#[derive(Default)]
+struct Receiver {
+    secret: Mutex<Option<Secret>>,
+    received: AtomicUsize,
+    bad: AtomicUsize,
+    ids: Mutex<HashSet<String>>,
+}
+
+impl Receiver {
+    fn reset(&self, secret: Secret) {
+        *self.secret.lock().unwrap() = Some(secret);
+        self.received.store(0, Ordering::SeqCst);
+        self.bad.store(0, Ordering::SeqCst);
+        self.ids.lock().unwrap().clear();
+    }
+
+    fn unique(&self) -> usize {
+        self.ids.lock().unwrap().len()
+    }
+}
+
+async fn receive(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let secret = r.secret.lock().unwrap().clone();
+    let ok = match (SignatureHeaders::from_header_map(&headers), secret) {
+        (Ok(h), Some(s)) => verify(&h, &body, &[s], DEFAULT_TOLERANCE, now).is_ok(),
+        _ => false,
+    };
+    if !ok {
+        r.bad.fetch_add(1, Ordering::Relaxed);
+    }
+    if let Some(id) = headers.get(HEADER_ID).and_then(|v| v.to_str().ok()) {
+        r.ids.lock().unwrap().insert(id.to_owned());
+    }
+    r.received.fetch_add(1, Ordering::Relaxed);
+    StatusCode::NO_CONTENT
+}
+
+/// A ~1 KiB `user.created` payload.
+fn data(i: usize) -> serde_json::Value {
+    json!({
+        "id": format!("usr_{i:026}"),
+        "email": "ada.lovelace@analytical-engines.example",
+        "email_verified": true,
+        "given_name": "Ada", "family_name": "Lovelace", "display_name": "Ada Lovelace",
+        "preferred_language": "en", "login_names": ["ada", "ada.lovelace@analytical-engines.example"],
+        "roles": ["admin", "billing", "support"],
+        "groups": ["engineering", "research", "analytical-engine-users"],
+        "phone": "+44 20 7946 0958", "timezone": "Europe/London",
+        "metadata": {"department": "Mathematics", "cost_center": "CC-1843", "employee_id": "E-000001",
+                     "manager": "usr_01JDQ8X9W3N2D3V0T2K5Q7R8AB", "location": "London"},
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+        "ip": "203.0.113.42"
+    })
+}
+
+/// The bare loop: `n` signed POSTs, [`in_flight`] at a time, from `client` to `url`.
+async fn bare_loop(client: &EgressClient, url: &str, receiver: &Receiver, n: usize) -> f64 {
+    let secret = Secret::generate();
+    receiver.reset(secret.clone());
+    let body = serde_json::to_string(&Event::new(
+        "user.created",
+        Some(TenantId::generate()),
+        Timestamp::now(),
+        data(0),
+    ))
+    .unwrap();
+    let slots = Arc::new(Semaphore::new(in_flight()));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let permit = slots.clone().acquire_owned().await.unwrap();
+        let (client, url, body, secret) =
+            (client.clone(), url.to_owned(), body.clone(), secret.clone());
+        tasks.spawn(async move {
+            let id = format!("msg_bare{i}");
+            let ts = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64;
+            let signature = sign(&id, ts, body.as_bytes(), &[secret]).unwrap();
+            let request = EgressRequest::post(url, body)
+                .header(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )
+                .header(
+                    HeaderName::from_static(HEADER_ID),
+                    HeaderValue::from_str(&id).unwrap(),
+                )
+                .header(
+                    HeaderName::from_static(HEADER_TIMESTAMP),
+                    HeaderValue::from_str(&ts.to_string()).unwrap(),
+                )
+                .header(
+                    HeaderName::from_static(HEADER_SIGNATURE),
+                    HeaderValue::from_str(&signature).unwrap(),
+                );
+            let response = client.send(request).await.unwrap();
+            assert!(response.status.is_success());
+            drop(permit);
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+    let elapsed = started.elapsed();
+    assert_eq!(receiver.unique(), n);
+    assert_eq!(receiver.bad.load(Ordering::SeqCst), 0);
+    n as f64 / elapsed.as_secs_f64()
+}
+
+/// The built-in CloudEvents plugin, called through the plugin host like the server does.
+struct CloudEvents {
+    host: PluginHost,
+    plugin: Plugin,
+}
+
+#[async_trait]
+impl Transformer for CloudEvents {
+    async fn check(&self, _: &Transform) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn transform(
+        &self,
+        transform: &Transform,
+        event_json: &str,
+    ) -> Result<Transformed, TransformError> {
+        match self
+            .host
+            .call_webhook_transform(&self.plugin, event_json, "{}")
+            .await
+        {
+            Ok(TransformOutcome::Deliver(d)) => Ok(Transformed::Deliver {
+                body: d.body,
+                content_type: d.content_type,
+                headers: d.headers.into_iter().map(|kv| (kv.key, kv.value)).collect(),
+            }),
+            Ok(TransformOutcome::Drop { reason }) => Ok(Transformed::Drop { reason }),
+            Err(err) => Err(TransformError::Failed {
+                plugin: transform.plugin.clone(),
+                message: err.to_string(),
+            }),
+        }
+    }
+}
+
+fn cloudevents() -> Arc<CloudEvents> {
+    let host = PluginHost::new(HostConfig::default()).unwrap();
+    let builtin = builtin_plugins()
+        .iter()
+        .find(|b| b.id == "gatehouse.cloudevents")
+        .unwrap();
+    let mut spec = PluginSpec::new(builtin.id, builtin.version, builtin.wasm.to_vec());
+    spec.expected_kind = Some(PluginKind::Webhook);
+    let plugin = host.load_blocking(&spec).unwrap();
+    Arc::new(CloudEvents { host, plugin })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+struct Run {
+    rate: f64,
+    commit_rate: f64,
+    duplicates: usize,
+}
+
+async fn open(backend: Backend, dir: &std::path::Path) -> Option<SqlStore> {
+    let store = match backend {
+        Backend::Sqlite => {
+            let url = format!("sqlite://{}", dir.join("bench.db").display());
+            SqlStore::connect(&ConnectOptions::new(url)).await.ok()?
+        }
+        Backend::Postgres => {
+            let url = std::env::var("GATEHOUSE_TEST_DATABASE_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+            let mut o = ConnectOptions::new(url);
+            o.schema = format!("gh_bench_{}", ulid::Ulid::new().to_string().to_lowercase());
+            o.max_connections = 10;
+            o.acquire_timeout = Duration::from_secs(5);
+            SqlStore::connect(&o).await.ok()?
+        }
+    };
+    store.migrate().await.unwrap();
+    Some(store)
+}
+
+async fn pipeline(
+    backend: Backend,
+    transformer: Option<Arc<CloudEvents>>,
+    egress: &EgressClient,
+    url: &str,
+    receiver: &Receiver,
+    n: usize,
+) -> Option<Run> {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = open(backend, dir.path()).await?;
+    let store: Arc<dyn Store> = Arc::new(sql.clone());
+    let keyring = Arc::new(Keyring::new(MasterKey::generate(), vec![]));
+    let with_transform = transformer.is_some();
+    let transformer: Arc<dyn Transformer> = match transformer {
+        Some(t) => t,
+        None => Arc::new(gatehouse_webhooks::NoTransforms),
+    };
+    let sender = Sender::new(egress.clone(), transformer, Duration::from_secs(15));
+    let webhooks = Webhooks::new(sender.clone(), keyring.clone());
+    let principal = Principal::System { component: "bench" };
+    let context = AuditContext::default();
+    let now = Timestamp::now();
+    let tenant = Tenant {
+        id: TenantId::generate(),
+        name: "Bench".into(),
+        slug: "bench".into(),
+        domains: vec![],
+        status: TenantStatus::Active,
+        created_at: now,
+        updated_at: now,
+        sync: SyncStatus::pending(),
+    };
+    store
+        .insert_tenant(
+            &tenant,
+            &Change::new(
+                "tenant.created",
+                &principal,
+                &context,
+                Some(&tenant.id),
+                now,
+            ),
+        )
+        .await
+        .unwrap();
+    let caller = Caller {
+        principal: &principal,
+        context: &context,
+        now,
+    };
+    let created = webhooks
+        .create(
+            store.as_ref(),
+            caller,
+            &tenant.id,
+            CreateEndpoint {
+                url: url.to_owned(),
+                description: None,
+                event_types: Some(vec!["user.*".into()]),
+                transform: with_transform.then(|| Transform {
+                    plugin: "gatehouse.cloudevents".into(),
+                    config: json!({}),
+                }),
+                rate_limit: None,
+                enabled: None,
+                secret: None,
+            },
+        )
+        .await
+        .unwrap();
+    receiver.reset(Secret::parse(&created.secret).unwrap());
+
+    let shutdown = CancellationToken::new();
+    let config = WorkerConfig::new(
+        vec![5, 300, 1800, 7200, 18000, 36000, 36000]
+            .into_iter()
+            .map(Duration::from_secs)
+            .collect(),
+        Duration::from_secs(5 * 86_400),
+        Duration::from_secs(15),
+    );
+    let worker = Worker::new(
+        store.clone(),
+        keyring,
+        sender,
+        Arc::new(SystemClock),
+        config,
+    );
+    let running = tokio::spawn(worker.run(shutdown.clone()));
+
+    let started = Instant::now();
+    let mut committed = 0;
+    while committed < n {
+        let batch: Vec<Event> = (committed..(committed + BATCH).min(n))
+            .map(|i| {
+                Event::new(
+                    "user.created",
+                    Some(tenant.id.clone()),
+                    Timestamp::now(),
+                    data(i),
+                )
+            })
+            .collect();
+        store.append_events(&batch).await.unwrap();
+        committed += batch.len();
+    }
+    let commit_elapsed = started.elapsed();
+    while receiver.unique() < n {
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "stalled at {} of {n}",
+            receiver.unique()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let elapsed = started.elapsed();
+
+    // Zero loss: every signature valid, every delivery recorded as succeeded.
+    assert_eq!(receiver.bad.load(Ordering::SeqCst), 0, "bad signatures");
+    let page = PageRequest::new(Some(10), None, None).unwrap();
+    loop {
+        let mut unfinished = 0;
+        for status in [
+            DeliveryStatus::Pending,
+            DeliveryStatus::Dead,
+            DeliveryStatus::Skipped,
+        ] {
+            let filter = DeliveryFilter {
+                status: Some(status),
+                ..Default::default()
+            };
+            unfinished += store
+                .list_deliveries(&tenant.id, &filter, &page)
+                .await
+                .unwrap()
+                .data
+                .len();
+        }
+        if unfinished == 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "deliveries left unfinished"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shutdown.cancel();
+    running.await.unwrap();
+    let duplicates = receiver.received.load(Ordering::SeqCst) - n;
+    if backend == Backend::Postgres {
+        sql.drop_schema().await.unwrap();
+    }
+    sql.close().await;
+    Some(Run {
+        rate: n as f64 / elapsed.as_secs_f64(),
+        commit_rate: n as f64 / commit_elapsed.as_secs_f64(),
+        duplicates,
+    })
+}
+
+fn main() {
+    // e.g. `sqlite-none,postgres-cloudevents`; all four cases by default.
+    let only = std::env::var("GATEHOUSE_BENCH_ONLY").ok();
+    let n: usize = std::env::var("GATEHOUSE_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let receiver = Arc::new(Receiver::default());
+        let app = Router::new().fallback(receive).with_state(receiver.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let egress = EgressClient::new(EgressConfig {
+            allow: Allowlist::parse("127.0.0.1").unwrap(),
+            ..EgressConfig::default()
+        })
+        .unwrap();
+        let plugin = tokio::task::spawn_blocking(cloudevents).await.unwrap();
+
+        // Warm up connections, allocators and the plugin's code.
+        bare_loop(&egress, &url, &receiver, 2_000).await;
+
+        println!(
+            "{n} events per run; {} requests in flight to the receiver; it verifies every signature",
+            in_flight()
+        );
+        println!();
+        println!("| store | transform | bare loop (POST/s) | pipeline (deliveries/s) | ratio | commit rate (events/s) | duplicates |");
+        println!("|---|---|---:|---:|---:|---:|---:|");
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            for transform in [false, true] {
+                let case = format!(
+                    "{}-{}",
+                    if backend == Backend::Sqlite { "sqlite" } else { "postgres" },
+                    if transform { "cloudevents" } else { "none" }
+                );
+                if only.as_ref().is_some_and(|only| !only.contains(&case)) {
+                    continue;
+                }
+                // The bare loop right before and right after, averaged: the machine is shared.
+                let before = bare_loop(&egress, &url, &receiver, n / 2).await;
+                let Some(run) = pipeline(backend, transform.then(|| plugin.clone()), &egress, &url, &receiver, n).await else {
+                    println!("| postgres | – | skipped: PostgreSQL unreachable | | | | |");
+                    break;
+                };
+                let after = bare_loop(&egress, &url, &receiver, n / 2).await;
+                let bare = (before + after) / 2.0;
+                println!(
+                    "| {} | {} | {:.0} | {:.0} | {:.2}× | {:.0} | {} |",
+                    if backend == Backend::Sqlite { "sqlite" } else { "postgres" },
+                    if transform { "cloudevents (wasm)" } else { "none" },
+                    bare,
+                    run.rate,
+                    run.rate / bare,
+                    run.commit_rate,
+                    run.duplicates,
+                );
+            }
+        }
+    });
+}
