@@ -35,6 +35,16 @@ enum Command {
     /// Master keys for secrets at rest.
     #[command(subcommand)]
     Keys(commands::keys::Command),
+    /// JWKS bundles: export the IdP's signing keys, verify a token offline against them.
+    #[command(subcommand)]
+    Jwks(commands::jwks::Command),
+    /// Plugins: scaffold, build, test, sign and verify packages.
+    #[command(subcommand)]
+    Plugin(commands::plugin::PluginCommand),
+    /// The server's trust store of plugin signing keys (through the API).
+    Trust(commands::trust::Args),
+    /// ZITADEL sync status, and triggering a sync pass (through the API).
+    Sync(commands::sync::Args),
     /// Tenants (through the API).
     Tenant(commands::tenant::Args),
     /// Apps of a tenant (through the API).
@@ -43,6 +53,10 @@ enum Command {
     Apikey(commands::apikey::Args),
     /// The audit log (through the API).
     Audit(commands::audit::Args),
+    /// Webhook endpoints, deliveries, attempts and replay (through the API).
+    Webhook(commands::webhook::Args),
+    /// Seed a demo tenant, app and user, and serve a storefront that signs in through them.
+    Demo(commands::demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -63,10 +77,16 @@ fn main() -> ExitCode {
             Command::Migrate(args) => commands::migrate::run(cli.config.as_deref(), args).await,
             Command::Config(cmd) => commands::config::run(cli.config.as_deref(), cmd),
             Command::Keys(cmd) => commands::keys::run(cmd),
+            Command::Jwks(cmd) => commands::jwks::run(cli.config.as_deref(), cmd).await,
+            Command::Plugin(cmd) => commands::plugin::run(cmd).await,
+            Command::Trust(args) => commands::trust::run(args).await,
+            Command::Sync(args) => commands::sync::run(args).await,
             Command::Tenant(args) => commands::tenant::run(args).await,
             Command::App(args) => commands::app::run(args).await,
             Command::Apikey(args) => commands::apikey::run(args).await,
             Command::Audit(args) => commands::audit::run(args).await,
+            Command::Webhook(args) => commands::webhook::run(args).await,
+            Command::Demo(args) => commands::demo::run(cli.config.as_deref(), args).await,
         }
     });
     match result {

@@ -131,6 +131,24 @@ pub const KEYS: &[Key] = &[
         "ZITADEL service-user key file (JSON) for the JWT profile grant",
     ),
     key(
+        "admin_org_id",
+        Kind::Text,
+        "",
+        "ZITADEL organization whose members may sign in to the portal (default with the embedded emulator: its default organization; empty with a real ZITADEL = admin sign-in off)",
+    ),
+    key(
+        "admin_session_lifetime",
+        Kind::Text,
+        "12h",
+        "how long a portal sign-in lasts at most",
+    ),
+    key(
+        "admin_session_idle_timeout",
+        Kind::Text,
+        "1h",
+        "a portal session unused this long ends",
+    ),
+    key(
         "egress_allow",
         Kind::List,
         "",
@@ -263,6 +281,14 @@ pub struct Settings {
     pub webhook_disable_after: Duration,
     pub webhook_timeout: Duration,
     pub workers: bool,
+    /// The organization whose members may sign in to the portal through the IdP; `None` uses
+    /// the embedded emulator's default organization (and turns admin sign-in off with a real
+    /// ZITADEL).
+    pub admin_org_id: Option<String>,
+    /// Absolute lifetime of a portal session.
+    pub admin_session_lifetime: Duration,
+    /// A portal session unused this long ends.
+    pub admin_session_idle_timeout: Duration,
     /// Which file was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -673,6 +699,33 @@ impl Resolver {
             return Err(self.invalid("webhook_retry_schedule", "may hold at most 50 delays"));
         }
 
+        let admin_org_id = self.text("admin_org_id");
+        if let Some(org) = &admin_org_id
+            && !valid_org_id(org)
+        {
+            return Err(self.invalid(
+                "admin_org_id",
+                format!(
+                    "`{org}` is not an organization id; copy the id (digits, or letters, digits, `_` and `-`, at most 200) from ZITADEL's console"
+                ),
+            ));
+        }
+        let admin_session_lifetime = self.duration("admin_session_lifetime")?;
+        if !(Duration::from_secs(5 * 60)..=Duration::from_secs(30 * 86_400))
+            .contains(&admin_session_lifetime)
+        {
+            return Err(self.invalid("admin_session_lifetime", "must be between 5m and 30d"));
+        }
+        let admin_session_idle_timeout = self.duration("admin_session_idle_timeout")?;
+        if admin_session_idle_timeout < Duration::from_secs(60)
+            || admin_session_idle_timeout > admin_session_lifetime
+        {
+            return Err(self.invalid(
+                "admin_session_idle_timeout",
+                "must be at least 1m and at most admin_session_lifetime",
+            ));
+        }
+
         Ok(Settings {
             listen,
             public_url,
@@ -699,6 +752,9 @@ impl Resolver {
             webhook_disable_after: self.duration("webhook_disable_after")?,
             webhook_timeout: self.duration("webhook_timeout")?,
             workers: self.flag("workers"),
+            admin_org_id,
+            admin_session_lifetime,
+            admin_session_idle_timeout,
             data_dir,
             file,
         })
@@ -720,6 +776,16 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         _ => return None,
     };
     Some(Duration::from_secs(secs))
+}
+
+/// ZITADEL org ids are numeric; Gatehouse's tenant organizations carry the tenant id
+/// (`ten_…`). The id ends up inside a space-separated scope, so nothing else is allowed.
+fn valid_org_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 200
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 fn parse_egress_entry(entry: &str) -> Result<EgressAllow, String> {

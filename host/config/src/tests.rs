@@ -157,3 +157,74 @@ fn durations() {
     assert_eq!(parse_duration("5"), None);
     assert_eq!(parse_duration("m"), None);
 }
+
+#[test]
+fn admin_sign_in_settings_have_defaults_and_are_validated() {
+    let s = load_from(Some(file("").path()), &[]).unwrap();
+    assert_eq!(s.admin_org_id, None);
+    assert_eq!(s.admin_session_lifetime, Duration::from_secs(12 * 3600));
+    assert_eq!(s.admin_session_idle_timeout, Duration::from_secs(3600));
+
+    let s = load_from(
+        None,
+        &env(&[
+            ("GATEHOUSE_ADMIN_ORG_ID", "312345678901234567"),
+            ("GATEHOUSE_ADMIN_SESSION_LIFETIME", "8h"),
+            ("GATEHOUSE_ADMIN_SESSION_IDLE_TIMEOUT", "15m"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.admin_org_id.as_deref(), Some("312345678901234567"));
+    assert_eq!(s.admin_session_lifetime, Duration::from_secs(8 * 3600));
+    assert_eq!(s.admin_session_idle_timeout, Duration::from_secs(900));
+    // Tenant organizations carry the tenant id.
+    let f = file("admin_org_id = \"ten_01JABCDEF\"\n");
+    assert_eq!(
+        load_from(Some(f.path()), &[])
+            .unwrap()
+            .admin_org_id
+            .as_deref(),
+        Some("ten_01JABCDEF")
+    );
+
+    for (var, value, needle) in [
+        // A space would smuggle another scope into the authorize request.
+        (
+            "GATEHOUSE_ADMIN_ORG_ID",
+            "123 openid",
+            "is not an organization id",
+        ),
+        (
+            "GATEHOUSE_ADMIN_ORG_ID",
+            "org/1",
+            "is not an organization id",
+        ),
+        (
+            "GATEHOUSE_ADMIN_SESSION_LIFETIME",
+            "1m",
+            "between 5m and 30d",
+        ),
+        (
+            "GATEHOUSE_ADMIN_SESSION_LIFETIME",
+            "60d",
+            "between 5m and 30d",
+        ),
+        (
+            "GATEHOUSE_ADMIN_SESSION_LIFETIME",
+            "soon",
+            "is not a duration",
+        ),
+        ("GATEHOUSE_ADMIN_SESSION_IDLE_TIMEOUT", "30s", "at least 1m"),
+        (
+            "GATEHOUSE_ADMIN_SESSION_IDLE_TIMEOUT",
+            "13h",
+            "at most admin_session_lifetime",
+        ),
+    ] {
+        let err = load_from(None, &env(&[(var, value)]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(needle), "{var}={value}: {err}");
+        assert!(err.contains(var), "{var}={value}: {err}");
+    }
+}

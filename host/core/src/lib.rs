@@ -5,6 +5,7 @@
 //! `docs/architecture.md`): the server, the store and the plugin host depend on it, never the
 //! other way round.
 
+pub mod admin;
 pub mod api_key;
 pub mod app;
 pub mod audit;
@@ -26,6 +27,7 @@ pub mod sync;
 pub mod tenant;
 pub mod timestamp;
 pub mod validate;
+pub mod webhook;
 
 pub use error::{Error, Result, StoreError};
 pub use timestamp::Timestamp;

@@ -29,12 +29,34 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Everything the server needs from a database. Implemented automatically for any type that
 /// implements each part.
 pub trait Store:
-    Health + TenantStore + AppStore + ApiKeyStore + AuditStore + EventStore + IdempotencyStore
+    Health
+    + TenantStore
+    + AppStore
+    + ApiKeyStore
+    + AuditStore
+    + EventStore
+    + IdempotencyStore
+    + crate::sync::SyncStore
+    + crate::webhook::WebhookStore
+    + crate::plugin::PluginStore
+    + crate::plugin::TrustStore
+    + crate::admin::AdminStore
 {
 }
 
 impl<T> Store for T where
-    T: Health + TenantStore + AppStore + ApiKeyStore + AuditStore + EventStore + IdempotencyStore
+    T: Health
+        + TenantStore
+        + AppStore
+        + ApiKeyStore
+        + AuditStore
+        + EventStore
+        + IdempotencyStore
+        + crate::sync::SyncStore
+        + crate::webhook::WebhookStore
+        + crate::plugin::PluginStore
+        + crate::plugin::TrustStore
+        + crate::admin::AdminStore
 {
 }
 

@@ -98,26 +98,55 @@ async fn measure(client: &TestClient, op: Op, fx: Arc<Fixture>) -> Result {
     let elapsed = started.elapsed().max(DURATION);
     samples.sort();
     let pick = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
-    Result { rps: samples.len() as f64 / elapsed.as_secs_f64(), p50: pick(0.50), p99: pick(0.99) }
+    Result {
+        rps: samples.len() as f64 / elapsed.as_secs_f64(),
+        p50: pick(0.50),
+        p99: pick(0.99),
+    }
 }
 
 #[tokio::main]
 async fn main() {
-    println!("Admin API benchmark: {CONCURRENCY} concurrent clients, {}s per case, client and server in one process", DURATION.as_secs());
+    println!(
+        "Admin API benchmark: {CONCURRENCY} concurrent clients, {}s per case, client and server in one process",
+        DURATION.as_secs()
+    );
     for backend in Backend::all().await {
-        let server = spawn_with(TestOptions::backend(backend).env("GATEHOUSE_LOG_LEVEL", "warn")).await;
+        let server =
+            spawn_with(TestOptions::backend(backend).env("GATEHOUSE_LOG_LEVEL", "warn")).await;
         let c = server.client.clone();
-        let tenant = c.create_tenant("Bench", "bench").await["id"].as_str().unwrap().to_owned();
+        let tenant = c.create_tenant("Bench", "bench").await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let app = c.create_app(&tenant, json!({"name": "fixture", "type": "spa", "redirect_uris": ["https://app.example/cb"]})).await["id"]
             .as_str()
             .unwrap()
             .to_owned();
-        let fx = Arc::new(Fixture { tenant, app, counter: AtomicUsize::new(0) });
+        let fx = Arc::new(Fixture {
+            tenant,
+            app,
+            counter: AtomicUsize::new(0),
+        });
         println!("\n{} backend", backend.name());
-        println!("{:<34} {:>10} {:>10} {:>10} {:>12}", "case", "req/s", "p50", "p99", "÷ healthz");
+        println!(
+            "{:<34} {:>10} {:>10} {:>10} {:>12}",
+            "case", "req/s", "p50", "p99", "÷ healthz"
+        );
         let baseline = measure(&c, Op::Healthz, fx.clone()).await;
-        for op in [Op::Healthz, Op::CreateTenant, Op::GetTenant, Op::ListTenants, Op::CreateApp, Op::UpdateApp] {
-            let r = if matches!(op, Op::Healthz) { Result { ..baseline } } else { measure(&c, op, fx.clone()).await };
+        for op in [
+            Op::Healthz,
+            Op::CreateTenant,
+            Op::GetTenant,
+            Op::ListTenants,
+            Op::CreateApp,
+            Op::UpdateApp,
+        ] {
+            let r = if matches!(op, Op::Healthz) {
+                Result { ..baseline }
+            } else {
+                measure(&c, op, fx.clone()).await
+            };
             println!(
                 "{:<34} {:>10.0} {:>8.2}ms {:>8.2}ms {:>11.2}×",
                 op.name(),

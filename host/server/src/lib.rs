@@ -5,15 +5,21 @@
 //! credential on an empty database, and serves on the given listener; tests pass a listener
 //! bound to `127.0.0.1:0`.
 
+pub mod admin_session;
 mod bootstrap;
+mod delivery;
 pub mod error;
 pub mod extract;
 mod idempotency;
 pub mod openapi;
+pub mod plugin_transform;
+pub mod plugins;
+pub mod portal;
 mod request_id;
 pub mod routes;
 pub mod state;
 mod workers;
+pub mod zitadel;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -50,6 +56,11 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(routes::api_keys::router())
         .merge(routes::audit::router())
         .merge(routes::events::router())
+        .merge(routes::webhooks::router())
+        .merge(routes::sync::router())
+        .merge(routes::hooks_zitadel::router())
+        .merge(routes::plugins::router())
+        .merge(admin_session::router())
         .split_for_parts();
     let doc = openapi::finish(doc);
     let spec = Arc::new(doc.clone());
@@ -59,6 +70,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             "/v1/openapi.json",
             get(move || async move { Json(spec.as_ref().clone()).into_response() }),
         )
+        .merge(portal::router())
         .fallback(error::route_not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -101,6 +113,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The bootstrap credential, when this start issued it (print it once).
     pub bootstrap_token: Option<String>,
+    /// The first platform admin of the embedded IdP, when this start created it (print once).
+    pub admin_credentials: Option<admin_session::AdminCredentials>,
     pub state: AppState,
     pub store: SqlStore,
     shutdown: CancellationToken,
@@ -160,23 +174,35 @@ pub async fn start(
     .await
     .context("issuing the bootstrap credential")?;
 
-    let state = AppState {
-        store: Arc::new(store.clone()),
-        keyring: Arc::new(keyring),
-        settings: Arc::new(settings),
-        clock,
-        reconciler: None,
-    };
-    let (router, _) = router(state.clone());
-    let shutdown = CancellationToken::new();
+    let keyring = Arc::new(keyring);
     let addr = listener
         .local_addr()
         .context("reading the listener address")?;
+    let zitadel =
+        zitadel::Zitadel::setup(&settings, &store, keyring.clone(), clock.clone(), addr).await?;
 
-    if state.settings.workers {
-        workers::spawn(state.clone(), shutdown.clone());
-    }
-
+    let store_dyn: Arc<dyn gatehouse_core::store::Store> = Arc::new(store.clone());
+    let plugins = plugins::Plugins::start(
+        settings.plugin_dir.clone(),
+        store_dyn.clone(),
+        clock.clone(),
+    )
+    .await
+    .context("starting the plugin host")?;
+    let admin = admin_session::AdminAuth::new(&settings, &zitadel)?;
+    let state = AppState {
+        webhooks: delivery::webhooks(&settings, &keyring, &plugins)?,
+        store: store_dyn,
+        plugins,
+        keyring,
+        settings: Arc::new(settings),
+        clock,
+        reconciler: Some(zitadel.inline()),
+        admin,
+    };
+    let (router, _) = router(state.clone());
+    let router = zitadel.mount(router);
+    let shutdown = CancellationToken::new();
     let token = shutdown.clone();
     let task = tokio::spawn(async move {
         axum::serve(
@@ -187,9 +213,20 @@ pub async fn start(
         .await
         .context("HTTP server failed")
     });
+    // Needs the listener serving (the embedded IdP is reached through it); before the workers,
+    // see `admin_session::start`.
+    let admin_credentials = admin_session::start(&state, &shutdown).await;
+
+    if state.settings.workers {
+        workers::spawn(state.clone(), shutdown.clone());
+        zitadel.spawn_worker(shutdown.clone());
+    }
+
+    delivery::spawn(&state, &shutdown);
     Ok(Running {
         addr,
         bootstrap_token,
+        admin_credentials,
         state,
         store,
         shutdown,

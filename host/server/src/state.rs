@@ -15,6 +15,11 @@ pub struct AppState {
     /// Syncs one object to the IdP right away (inline, bounded by a timeout) so a create can
     /// return IdP-issued credentials; `None` when no reconciler runs in this process.
     pub reconciler: Option<Arc<dyn ReconcileNow>>,
+    pub webhooks: Arc<gatehouse_webhooks::Webhooks>,
+    /// The plugin host and registry of this process.
+    pub plugins: crate::plugins::Plugins,
+    /// Admin sign-in through the IdP (portal sessions).
+    pub admin: Arc<crate::admin_session::AdminAuth>,
 }
 
 /// Implemented by the ZITADEL reconciler.

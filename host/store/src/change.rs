@@ -60,6 +60,9 @@ pub(crate) async fn write(
     insert_events(conn, dialect, &change.events).await
 }
 
+/// Events per `INSERT` statement (small enough for SQLite's placeholder lookup to stay cheap).
+const EVENTS_PER_INSERT: usize = 50;
+
 pub(crate) async fn insert_events(
     conn: &mut AnyConnection,
     dialect: Dialect,
@@ -74,18 +77,35 @@ pub(crate) async fn insert_events(
             .await
             .map_err(interpret)?;
     }
-    for event in events {
-        sqlx::query(
-            "INSERT INTO events (id, type, occurred_at, tenant_id, data) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(event.id.as_str())
-        .bind(event.kind.as_str())
-        .bind(event.occurred_at.unix_millis())
-        .bind(event.tenant_id.as_ref().map(|t| t.as_str()))
-        .bind(to_json(&event.data))
-        .execute(&mut *conn)
-        .await
-        .map_err(interpret)?;
+    // Several events per statement: a batch from a receiver or a replay costs one round trip
+    // per chunk instead of one per event. Rows get `seq` in list order.
+    for chunk in events.chunks(EVENTS_PER_INSERT) {
+        let mut sql =
+            String::from("INSERT INTO events (id, type, occurred_at, tenant_id, data) VALUES ");
+        for i in 0..chunk.len() {
+            let n = i * 5;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5
+            ));
+        }
+        let mut query = sqlx::query(&sql);
+        for event in chunk {
+            query = query
+                .bind(event.id.as_str())
+                .bind(event.kind.as_str())
+                .bind(event.occurred_at.unix_millis())
+                .bind(event.tenant_id.as_ref().map(|t| t.as_str()))
+                .bind(to_json(&event.data));
+        }
+        query.execute(&mut *conn).await.map_err(interpret)?;
     }
     Ok(())
 }

@@ -12,6 +12,7 @@
 //! SQLite has one writer: writes go through a one-connection pool, reads through a separate
 //! pool, so concurrent writers queue instead of failing with `SQLITE_BUSY`.
 
+mod admin;
 mod api_keys;
 mod apps;
 mod audit;
@@ -20,9 +21,11 @@ mod emulator;
 mod error;
 mod events;
 mod idempotency;
+mod plugins;
 mod sql;
 mod sync;
 mod tenants;
+mod webhooks;
 
 use std::{sync::Arc, time::Duration};
 

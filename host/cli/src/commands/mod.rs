@@ -2,10 +2,16 @@ pub mod apikey;
 pub mod app;
 pub mod audit;
 pub mod config;
+pub mod demo;
+pub mod jwks;
 pub mod keys;
 pub mod migrate;
+pub mod plugin;
 pub mod serve;
+pub mod sync;
 pub mod tenant;
+pub mod trust;
+pub mod webhook;
 
 use std::path::Path;
 

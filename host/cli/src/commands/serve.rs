@@ -45,6 +45,15 @@ pub async fn run(config: Option<&Path>, args: Args) -> anyhow::Result<()> {
         }
         None => println!("  Bootstrap credential: issued on first start, not shown again."),
     }
+    if let Some(admin) = &running.admin_credentials {
+        println!();
+        println!("  Portal sign-in through the embedded IdP (shown once; store it now):");
+        println!();
+        println!("      login     {}", admin.login_name);
+        println!("      password  {}", admin.password);
+        println!();
+        println!("  Open {base}/admin and choose \"Sign in with your identity provider\".");
+    }
     println!();
     let token = running.shutdown_token();
     tokio::spawn(async move {

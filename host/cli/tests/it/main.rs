@@ -1,7 +1,12 @@
 //! The `gatehouse` binary, run as a user would.
 
 mod admin;
+mod deploy;
+mod jwks;
 mod lifecycle;
+mod oidc_judge;
+mod plugins;
+mod webhooks_noloss;
 
 use std::process::{Command, Output};
 

@@ -20,12 +20,18 @@ impl FromRequestParts<AppState> for Authenticated {
         if let Some(principal) = parts.extensions.get::<Principal>() {
             return Ok(Self(principal.clone()));
         }
-        let header = parts
-            .headers
-            .get(http::header::AUTHORIZATION)
-            .ok_or_else(|| {
-                ApiError::unauthorized("missing credentials: send Authorization: Bearer <API key>")
-            })?;
+        // A bearer token wins; without one, a portal session cookie may authenticate.
+        let Some(header) = parts.headers.get(http::header::AUTHORIZATION) else {
+            return match crate::admin_session::authenticate(parts, state).await? {
+                Some(principal) => {
+                    parts.extensions.insert(principal.clone());
+                    Ok(Self(principal))
+                }
+                None => Err(ApiError::unauthorized(
+                    "missing credentials: send Authorization: Bearer <API key>, or sign in to the portal",
+                )),
+            };
+        };
         let token = header
             .to_str()
             .ok()

@@ -5,7 +5,11 @@ pub mod apps;
 pub mod audit;
 pub mod events;
 pub mod health;
+pub mod hooks_zitadel;
+pub mod plugins;
+pub mod sync;
 pub mod tenants;
+pub mod webhooks;
 
 use gatehouse_core::{
     Timestamp,

@@ -1,12 +1,17 @@
 //! HTTP-level tests of the admin API against a real server (SQLite, and PostgreSQL when
 //! reachable; mandatory under STRICT=1).
 
+mod admin_session;
 mod api_keys;
 mod audit_events;
 mod bad_input;
 mod idempotency;
 mod openapi;
+mod plugins;
+mod portal;
 mod tenants_apps;
+mod webhooks;
+mod zitadel;
 
 use gatehouse_testkit::{Backend, TestOptions, TestServer, spawn_with};
 

@@ -22,12 +22,12 @@ use gatehouse_testkit::{TestOptions, TestServer, spawn, spawn_with, strict};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
+pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 const E2E_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// One browser run at a time: two Chromiums beside the rest of the suite on a 2-core machine
 /// would make every step slow.
-static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn admin_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -364,7 +364,7 @@ async fn the_portal_reveals_a_secret_issued_after_creation_while_the_idp_was_dow
 }
 
 /// node and a built portal, or `None` after reporting why the browser test cannot run.
-fn browser_prerequisites() -> Option<(PathBuf, PathBuf)> {
+pub(crate) fn browser_prerequisites() -> Option<(PathBuf, PathBuf)> {
     let node = match browser_tools() {
         Ok(node) => node,
         Err(reason) => {
