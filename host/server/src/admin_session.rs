@@ -50,17 +50,17 @@ use gatehouse_jwks::{JwksCache, ReqwestFetcher, Verifier, VerifyOptions};
 use gatehouse_zitadel::{
     ZitadelClient, ZitadelError,
     client::{
-        AddHumanUserRequest, AddOidcAppRequest, ListQuery, ListUsersRequest, OidcAppSettings,
-        OidcAppType, OidcAuthMethodType, OidcConfig, OidcDiscovery, OidcGrantType,
-        OidcResponseType, OidcTokenType, OidcVersion, OrganizationRef, Password, ProjectSettings,
-        SetHumanEmail, SetHumanProfile, SetPasswordRequest, TextQueryMethod, UserQuery,
+        AddHumanUserRequest, AddOidcAppRequest, OidcAppSettings, OidcAppType, OidcAuthMethodType,
+        OidcConfig, OidcDiscovery, OidcGrantType, OidcResponseType, OidcTokenType, OidcVersion,
+        OrganizationRef, Password, ProjectSettings, SetHumanEmail, SetHumanProfile,
+        SetPasswordRequest,
     },
 };
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use url::Url;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -263,13 +263,14 @@ impl AdminAuth {
         keyring: Arc<Keyring>,
         clock: Arc<dyn Clock>,
         shutdown: CancellationToken,
+        tasks: &TaskTracker,
     ) {
         if self.org_id.is_none() {
             tracing::info!("admin sign-in through the IdP is off: admin_org_id is not set");
             return;
         }
         let this = self.clone();
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             let mut delay = Duration::from_millis(500);
             loop {
                 let needed = match &*this.ready.borrow() {
@@ -607,26 +608,9 @@ impl AdminAuth {
         let password = generate_password();
         let z = &self.zitadel;
         let found = z
-            .list_users(&ListUsersRequest {
-                query: Some(ListQuery::limit(10)),
-                queries: vec![UserQuery::AndQuery {
-                    queries: vec![
-                        UserQuery::UserNameQuery {
-                            user_name: FIRST_ADMIN_USERNAME.into(),
-                            method: TextQueryMethod::EqualsIgnoreCase,
-                        },
-                        UserQuery::OrganizationIdQuery {
-                            organization_id: org.clone(),
-                        },
-                    ],
-                }],
-                ..Default::default()
-            })
+            .find_user_by_username(&org, FIRST_ADMIN_USERNAME)
             .await
-            .context("looking for the first platform admin in the embedded IdP")?
-            .result
-            .into_iter()
-            .find(|u| u.username.eq_ignore_ascii_case(FIRST_ADMIN_USERNAME));
+            .context("looking for the first platform admin in the embedded IdP")?;
         let user_id = match found {
             // Created by a start that did not get to record it: a new password, printed now.
             Some(user) => {
@@ -685,13 +669,18 @@ impl AdminAuth {
 /// server's own listener): registers the OIDC client in the background, waits briefly for it,
 /// and provisions the first platform admin of the embedded IdP. Never fails the start: an IdP
 /// that is down only delays admin sign-in (the API keys keep working).
-pub async fn start(state: &AppState, shutdown: &CancellationToken) -> Option<AdminCredentials> {
+pub async fn start(
+    state: &AppState,
+    shutdown: &CancellationToken,
+    tasks: &TaskTracker,
+) -> Option<AdminCredentials> {
     let auth = state.admin.clone();
     auth.spawn_registration(
         state.store.clone(),
         state.keyring.clone(),
         state.clock.clone(),
         shutdown.clone(),
+        tasks,
     );
     // A real ZITADEL may be slow or down: its sign-in gets ready in the background. The
     // embedded emulator answers at once; its first admin is created here, before the workers

@@ -10,7 +10,7 @@ use gatehouse_config::{EgressAllow, Settings};
 use gatehouse_core::secret::Keyring;
 use gatehouse_egress::{Allowlist, CaBundle, EgressClient, EgressConfig, ProxyConfig, ProxyTrust};
 use gatehouse_webhooks::{Sender, Transformer, Webhooks, Worker, WorkerConfig};
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{plugin_transform::PluginTransformer, plugins::Plugins, state::AppState};
 
@@ -27,7 +27,7 @@ pub fn webhooks(
 }
 
 /// Starts the delivery worker unless this process runs no workers (`workers = false`).
-pub fn spawn(state: &AppState, shutdown: &CancellationToken) {
+pub fn spawn(state: &AppState, shutdown: &CancellationToken, tasks: &TaskTracker) {
     if !state.settings.workers {
         return;
     }
@@ -46,7 +46,7 @@ pub fn spawn(state: &AppState, shutdown: &CancellationToken) {
         state.clock.clone(),
         config,
     );
-    tokio::spawn(worker.run(shutdown.clone()));
+    tasks.spawn(worker.run(shutdown.clone()));
 }
 
 /// The one outbound client for customer URLs. Proxy variables are read from the process

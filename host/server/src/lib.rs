@@ -36,7 +36,7 @@ use gatehouse_config::Settings;
 use gatehouse_core::clock::{Clock, SystemClock};
 use gatehouse_store::SqlStore;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower_http::{catch_panic::CatchPanicLayer, set_header::SetResponseHeaderLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -108,6 +108,10 @@ impl Default for StartOptions {
     }
 }
 
+/// How long a stopping server waits for its workers: a webhook attempt in flight may take its
+/// whole timeout (15 s by default) before it can be recorded.
+const BACKGROUND_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A running server.
 pub struct Running {
     pub addr: SocketAddr,
@@ -119,18 +123,34 @@ pub struct Running {
     pub store: SqlStore,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// The background workers (delivery, reconciler, retention, sign-in registration).
+    background: TaskTracker,
 }
 
 impl Running {
     /// Stops accepting connections, finishes in-flight requests and stops the workers.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
-        self.task.await.context("server task panicked")?
+        self.wait().await
     }
 
-    /// Waits until the server stops (on its own or through `shutdown_token`).
+    /// Waits until the server stops (on its own or through `shutdown_token`), then for the
+    /// background workers to finish what they hold (deliveries in flight are recorded), so
+    /// nothing touches the database after this returns.
     pub async fn wait(self) -> anyhow::Result<()> {
-        self.task.await.context("server task panicked")?
+        let served = self.task.await.context("server task panicked")?;
+        self.shutdown.cancel();
+        self.background.close();
+        if tokio::time::timeout(BACKGROUND_GRACE, self.background.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                grace_s = BACKGROUND_GRACE.as_secs(),
+                "background workers did not stop in time; leaving them"
+            );
+        }
+        served
     }
 
     pub fn shutdown_token(&self) -> CancellationToken {
@@ -215,14 +235,15 @@ pub async fn start(
     });
     // Needs the listener serving (the embedded IdP is reached through it); before the workers,
     // see `admin_session::start`.
-    let admin_credentials = admin_session::start(&state, &shutdown).await;
+    let background = TaskTracker::new();
+    let admin_credentials = admin_session::start(&state, &shutdown, &background).await;
 
     if state.settings.workers {
-        workers::spawn(state.clone(), shutdown.clone());
-        zitadel.spawn_worker(shutdown.clone());
+        workers::spawn(state.clone(), shutdown.clone(), &background);
+        zitadel.spawn_worker(shutdown.clone(), &background);
     }
 
-    delivery::spawn(&state, &shutdown);
+    delivery::spawn(&state, &shutdown, &background);
     Ok(Running {
         addr,
         bootstrap_token,
@@ -231,5 +252,6 @@ pub async fn start(
         store,
         shutdown,
         task,
+        background,
     })
 }

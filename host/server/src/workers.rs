@@ -4,14 +4,14 @@
 use std::time::Duration;
 
 use gatehouse_core::idempotency;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::state::AppState;
 
 const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 
-pub fn spawn(state: AppState, shutdown: CancellationToken) {
-    tokio::spawn(async move {
+pub fn spawn(state: AppState, shutdown: CancellationToken, tasks: &TaskTracker) {
+    tasks.spawn(async move {
         loop {
             retention_pass(&state).await;
             tokio::select! {

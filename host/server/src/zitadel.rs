@@ -25,7 +25,7 @@ use gatehouse_zitadel::{
     reconciler::ActionsConfig,
 };
 use gatehouse_zitadel_emulator::{Emulator, EmulatorConfig};
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use url::Url;
 
 use crate::state::ReconcileNow;
@@ -110,9 +110,9 @@ impl Zitadel {
     }
 
     /// Runs the reconciler loop until `shutdown`.
-    pub fn spawn_worker(&self, shutdown: CancellationToken) {
+    pub fn spawn_worker(&self, shutdown: CancellationToken, tasks: &TaskTracker) {
         let reconciler = self.reconciler.clone();
-        tokio::spawn(async move { reconciler.run(shutdown.cancelled_owned()).await });
+        tasks.spawn(async move { reconciler.run(shutdown.cancelled_owned()).await });
     }
 }
 

@@ -30,8 +30,8 @@ use gatehouse_jwks::{JwksCache, ReqwestFetcher, Verifier, VerifyOptions};
 use gatehouse_zitadel::{
     ClientConfig, Credentials, ZitadelClient,
     client::{
-        AddHumanUserRequest, ListQuery, ListUsersRequest, OrganizationRef, Password, SetHumanEmail,
-        SetHumanProfile, SetPasswordRequest, TextQueryMethod, UserQuery,
+        AddHumanUserRequest, OrganizationRef, Password, SetHumanEmail, SetHumanProfile,
+        SetPasswordRequest,
     },
 };
 use rand::RngCore;
@@ -371,26 +371,9 @@ async fn ensure_user(
     saved: &mut Saved,
 ) -> anyhow::Result<String> {
     let found = idp
-        .list_users(&ListUsersRequest {
-            query: Some(ListQuery::limit(10)),
-            queries: vec![UserQuery::AndQuery {
-                queries: vec![
-                    UserQuery::UserNameQuery {
-                        user_name: DEMO_USER.into(),
-                        method: TextQueryMethod::EqualsIgnoreCase,
-                    },
-                    UserQuery::OrganizationIdQuery {
-                        organization_id: org_id.into(),
-                    },
-                ],
-            }],
-            ..Default::default()
-        })
+        .find_user_by_username(org_id, DEMO_USER)
         .await
-        .context("looking for the demo user")?
-        .result
-        .into_iter()
-        .find(|u| u.username.eq_ignore_ascii_case(DEMO_USER));
+        .context("looking for the demo user")?;
     match found {
         Some(user)
             if saved.user_id.as_deref() == Some(user.user_id.as_str())

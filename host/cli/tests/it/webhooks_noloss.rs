@@ -319,19 +319,20 @@ async fn run(kill_one: bool) -> Option<Outcome> {
     drop(first);
     drop(second);
 
-    let seen = receiver.seen.lock().unwrap();
-    let mut event_ids = seen.event_ids.clone();
-    event_ids.remove("");
-    assert_eq!(event_ids, produced, "every committed event arrived");
-    assert_eq!(seen.bad_signatures, 0, "every message verified");
-    let requests: u64 = seen.by_webhook_id.values().map(|n| u64::from(*n)).sum();
-    let outcome = Outcome {
-        requests,
-        unique: seen.by_webhook_id.len(),
-        duplicates: seen.by_webhook_id.values().filter(|n| **n > 1).count(),
-        elapsed,
+    let outcome = {
+        let seen = receiver.seen.lock().unwrap();
+        let mut event_ids = seen.event_ids.clone();
+        event_ids.remove("");
+        assert_eq!(event_ids, produced, "every committed event arrived");
+        assert_eq!(seen.bad_signatures, 0, "every message verified");
+        let requests: u64 = seen.by_webhook_id.values().map(|n| u64::from(*n)).sum();
+        Outcome {
+            requests,
+            unique: seen.by_webhook_id.len(),
+            duplicates: seen.by_webhook_id.values().filter(|n| **n > 1).count(),
+            elapsed,
+        }
     };
-    drop(seen);
     store.drop_schema().await.unwrap();
     store.close().await;
     Some(outcome)

@@ -361,6 +361,36 @@ impl ZitadelClient {
             .await
     }
 
+    /// The user of `org_id` whose login name is `username` (ignoring case), if any.
+    pub async fn find_user_by_username(
+        &self,
+        org_id: &str,
+        username: &str,
+    ) -> Result<Option<User>> {
+        let found = self
+            .list_users(&ListUsersRequest {
+                query: Some(ListQuery::limit(10)),
+                queries: vec![UserQuery::AndQuery {
+                    queries: vec![
+                        UserQuery::UserNameQuery {
+                            user_name: username.into(),
+                            method: TextQueryMethod::EqualsIgnoreCase,
+                        },
+                        UserQuery::OrganizationIdQuery {
+                            organization_id: org_id.into(),
+                        },
+                    ],
+                }],
+                ..Default::default()
+            })
+            .await?;
+        // The name query may match more loosely on some versions: check the match here.
+        Ok(found
+            .result
+            .into_iter()
+            .find(|user| user.username.eq_ignore_ascii_case(username)))
+    }
+
     /// The user, or `None` if it does not exist.
     pub async fn get_user(&self, user_id: &str) -> Result<Option<User>> {
         const OP: &str = "get_user";
