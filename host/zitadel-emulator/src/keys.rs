@@ -11,6 +11,11 @@ use base64::{
     Engine,
     engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
 };
+use std::{
+    collections::HashMap,
+    sync::{Arc, LazyLock, Mutex},
+};
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -185,7 +190,7 @@ fn rsa_signing(hasher: Hasher) -> &'static dyn signature::RsaEncoding {
 pub fn sign(config: KeyConfig, pkcs8: &[u8], message: &[u8]) -> Result<Vec<u8>, String> {
     match config {
         KeyConfig::Rsa { hasher, .. } => {
-            let pair = RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| crypto_err("RSA key parse"))?;
+            let pair = parsed_rsa_key(pkcs8)?;
             let mut sig = vec![0; pair.public_modulus_len()];
             pair.sign(rsa_signing(hasher), &SystemRandom::new(), message, &mut sig)
                 .map_err(|_| crypto_err("RSA signing"))?;
@@ -205,6 +210,29 @@ pub fn sign(config: KeyConfig, pkcs8: &[u8], message: &[u8]) -> Result<Vec<u8>, 
             Ok(pair.sign(message).as_ref().to_vec())
         }
     }
+}
+
+/// Parsing an RSA private key (with aws-lc's consistency checks) costs about as much as a
+/// signature, and every token signs with the same few keys: parsed keys are kept, by their
+/// PKCS#8 bytes. Bounded: a rotation adds one key; the set is cleared if it ever grows past this.
+const PARSED_RSA_KEYS_MAX: usize = 16;
+
+static PARSED_RSA_KEYS: LazyLock<Mutex<HashMap<Vec<u8>, Arc<RsaKeyPair>>>> =
+    LazyLock::new(Mutex::default);
+
+fn parsed_rsa_key(pkcs8: &[u8]) -> Result<Arc<RsaKeyPair>, String> {
+    let mut keys = PARSED_RSA_KEYS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(pair) = keys.get(pkcs8) {
+        return Ok(pair.clone());
+    }
+    let pair = Arc::new(RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| crypto_err("RSA key parse"))?);
+    if keys.len() >= PARSED_RSA_KEYS_MAX {
+        keys.clear();
+    }
+    keys.insert(pkcs8.to_vec(), pair.clone());
+    Ok(pair)
 }
 
 /// The public half as a JWK (`use: sig`).
