@@ -97,3 +97,51 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// A subcommand option with the id of a global one (`--url`, `--token`…) silently writes
+    /// into the global's field: `webhook create --url <endpoint>` once sent the API credential
+    /// to the endpoint. No subcommand may reuse a global's id.
+    #[test]
+    fn no_subcommand_option_shadows_a_global_one() {
+        fn walk(
+            cmd: &clap::Command,
+            globals: &mut Vec<String>,
+            path: &str,
+            clashes: &mut Vec<String>,
+        ) {
+            let own_globals: Vec<String> = cmd
+                .get_arguments()
+                .filter(|a| a.is_global_set())
+                .map(|a| a.get_id().to_string())
+                .collect();
+            for arg in cmd.get_arguments().filter(|a| !a.is_global_set()) {
+                if globals.iter().any(|g| g == arg.get_id().as_str()) {
+                    clashes.push(format!("{path} --{}", arg.get_id()));
+                }
+            }
+            let depth = globals.len();
+            globals.extend(own_globals);
+            for sub in cmd.get_subcommands() {
+                walk(sub, globals, &format!("{path} {}", sub.get_name()), clashes);
+            }
+            globals.truncate(depth);
+        }
+        let mut clashes = Vec::new();
+        walk(&Cli::command(), &mut Vec::new(), "gatehouse", &mut clashes);
+        assert!(
+            clashes.is_empty(),
+            "options shadowing a global one: {clashes:?}"
+        );
+    }
+}

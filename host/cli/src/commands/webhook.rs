@@ -21,8 +21,9 @@ pub enum Command {
     Create {
         #[arg(long)]
         tenant: String,
-        #[arg(long)]
-        url: String,
+        /// Where deliveries go (https://…). Not `--url`: that one names the Gatehouse server.
+        #[arg(long, value_name = "URL")]
+        endpoint_url: String,
         /// Event type to deliver: exact (user.created), a family (user.*) or * (repeatable;
         /// default *).
         #[arg(long = "event")]
@@ -61,8 +62,9 @@ pub enum Command {
         #[arg(long)]
         tenant: String,
         id: String,
-        #[arg(long)]
-        url: Option<String>,
+        /// A new destination for deliveries.
+        #[arg(long, value_name = "URL")]
+        endpoint_url: Option<String>,
         /// Replaces the subscriptions (repeatable).
         #[arg(long = "event")]
         events: Vec<String>,
@@ -233,7 +235,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Command::Create {
             tenant,
-            url,
+            endpoint_url,
             events,
             description,
             transform,
@@ -243,7 +245,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             disabled,
         } => {
             let mut body = Map::new();
-            body.insert("url".into(), json!(url));
+            body.insert("url".into(), json!(endpoint_url));
             if !events.is_empty() {
                 body.insert("event_types".into(), json!(events));
             }
@@ -306,7 +308,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Command::Update {
             tenant,
             id,
-            url,
+            endpoint_url,
             events,
             description,
             transform,
@@ -316,7 +318,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             no_rate_limit,
         } => {
             let mut body = Map::new();
-            if let Some(u) = url {
+            if let Some(u) = endpoint_url {
                 body.insert("url".into(), json!(u));
             }
             if !events.is_empty() {
