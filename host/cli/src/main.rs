@@ -4,6 +4,7 @@
 
 mod client;
 mod commands;
+mod telemetry;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -89,6 +90,8 @@ fn main() -> ExitCode {
             Command::Demo(args) => commands::demo::run(cli.config.as_deref(), args).await,
         }
     });
+    // Outside the runtime: the exporters' flush blocks.
+    telemetry::flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

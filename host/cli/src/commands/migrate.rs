@@ -11,7 +11,7 @@ pub struct Args {
 
 pub async fn run(config: Option<&Path>, args: Args) -> anyhow::Result<()> {
     let settings = super::settings(config)?;
-    super::init_logging(settings.log_format, "warn");
+    super::init_logging(settings.log_format, "warn")?;
     let store = gatehouse_server::open_store(&settings).await?;
     if args.status {
         let pending = store.pending_migrations().await?;

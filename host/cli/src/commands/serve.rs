@@ -12,7 +12,7 @@ pub struct Args {
 
 pub async fn run(config: Option<&Path>, args: Args) -> anyhow::Result<()> {
     let mut settings = super::settings(config)?;
-    super::init_logging(settings.log_format, &settings.log_level);
+    super::init_logging(settings.log_format, &settings.log_level)?;
     if args.no_migrate {
         settings.auto_migrate = false;
     }

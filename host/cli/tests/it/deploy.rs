@@ -1044,10 +1044,12 @@ fn compose_gives_gatehouse_a_valid_production_configuration() {
         .any(|n| names(get(gatehouse, "networks")).contains(&n));
     assert!(shared, "Gatehouse and {collector} share a network");
     let receivers = yaml(&deploy().join("compose/signoz/otel-collector-config.yaml"));
-    let grpc = text(get(&receivers, "receivers.otlp.protocols.grpc.endpoint"));
+    // Gatehouse exports OTLP over HTTP (protobuf) only.
+    assert_eq!(env["OTEL_EXPORTER_OTLP_PROTOCOL"], "http/protobuf");
+    let http = text(get(&receivers, "receivers.otlp.protocols.http.endpoint"));
     assert!(
-        grpc.ends_with(&format!(":{}", endpoint.port().unwrap())),
-        "{grpc} vs {endpoint}"
+        http.ends_with(&format!(":{}", endpoint.port().unwrap())),
+        "{http} vs {endpoint}"
     );
     assert!(settings.public_url.as_str().starts_with("http://"));
     assert_eq!(
@@ -1734,7 +1736,7 @@ ingress:
   host: auth.example.com
   tls: {enabled: true, secretName: auth-tls}
 otel:
-  endpoint: http://otel-collector.observability:4317
+  endpoint: http://otel-collector.observability:4318
 networkPolicy:
   egress:
     webhooks:
@@ -1774,7 +1776,7 @@ networkPolicy:
     );
     assert_eq!(
         text(get(configmap, "data.OTEL_EXPORTER_OTLP_ENDPOINT")),
-        "http://otel-collector.observability:4317"
+        "http://otel-collector.observability:4318"
     );
     let policy = find_kind(&objects, "NetworkPolicy");
     let egress = get(policy, "spec.egress").as_sequence().unwrap();

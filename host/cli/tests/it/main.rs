@@ -6,6 +6,7 @@ mod jwks;
 mod lifecycle;
 mod oidc_judge;
 mod plugins;
+mod telemetry;
 mod webhooks_noloss;
 
 use std::process::{Command, Output};
