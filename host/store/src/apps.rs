@@ -99,37 +99,31 @@ impl AppStore for SqlStore {
     }
 
     async fn update_app(&self, app: &App, change: &Change) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(interpret)?;
-        let result = sqlx::query(
-            "UPDATE apps SET name = $1, redirect_uris = $2, post_logout_redirect_uris = $3, \
+        self.write_one(
+            sqlx::query(
+                "UPDATE apps SET name = $1, redirect_uris = $2, post_logout_redirect_uris = $3, \
              dev_mode = $4, updated_at = $5 WHERE tenant_id = $6 AND id = $7",
+            )
+            .bind(app.name.as_str())
+            .bind(to_json(&app.redirect_uris))
+            .bind(to_json(&app.post_logout_redirect_uris))
+            .bind(i64::from(app.dev_mode))
+            .bind(app.updated_at.unix_millis())
+            .bind(app.tenant_id.as_str())
+            .bind(app.id.as_str()),
+            change,
         )
-        .bind(app.name.as_str())
-        .bind(to_json(&app.redirect_uris))
-        .bind(to_json(&app.post_logout_redirect_uris))
-        .bind(i64::from(app.dev_mode))
-        .bind(app.updated_at.unix_millis())
-        .bind(app.tenant_id.as_str())
-        .bind(app.id.as_str())
-        .execute(&mut *tx)
         .await
-        .map_err(interpret)?;
-        expect_one(result)?;
-        change::write(&mut tx, self.dialect(), change).await?;
-        tx.commit().await.map_err(interpret)
     }
 
     async fn delete_app(&self, tenant: &TenantId, id: &AppId, change: &Change) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(interpret)?;
-        let result = sqlx::query("DELETE FROM apps WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(interpret)?;
-        expect_one(result)?;
-        change::write(&mut tx, self.dialect(), change).await?;
-        tx.commit().await.map_err(interpret)
+        self.write_one(
+            sqlx::query("DELETE FROM apps WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.as_str())
+                .bind(id.as_str()),
+            change,
+        )
+        .await
     }
 
     async fn set_app_credentials(
@@ -200,19 +194,16 @@ impl AppStore for SqlStore {
         id: &AppId,
         change: &Change,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(interpret)?;
-        let result = sqlx::query(
-            "UPDATE apps SET secret_version = secret_version + 1, updated_at = $1 \
+        self.write_one(
+            sqlx::query(
+                "UPDATE apps SET secret_version = secret_version + 1, updated_at = $1 \
              WHERE tenant_id = $2 AND id = $3",
+            )
+            .bind(change.audit.occurred_at.unix_millis())
+            .bind(tenant.as_str())
+            .bind(id.as_str()),
+            change,
         )
-        .bind(change.audit.occurred_at.unix_millis())
-        .bind(tenant.as_str())
-        .bind(id.as_str())
-        .execute(&mut *tx)
         .await
-        .map_err(interpret)?;
-        expect_one(result)?;
-        change::write(&mut tx, self.dialect(), change).await?;
-        tx.commit().await.map_err(interpret)
     }
 }

@@ -312,6 +312,20 @@ impl SqlStore {
         &self.inner.writer
     }
 
+    /// Runs one statement that must touch exactly one row (else `NotFound`), with the change's
+    /// audit entry and event, in one transaction.
+    pub(crate) async fn write_one<'q>(
+        &self,
+        statement: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        change: &gatehouse_core::change::Change,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer().begin().await.map_err(interpret)?;
+        let result = statement.execute(&mut *tx).await.map_err(interpret)?;
+        sql::expect_one(result)?;
+        change::write(&mut tx, self.dialect(), change).await?;
+        tx.commit().await.map_err(interpret)
+    }
+
     pub(crate) fn reader(&self) -> &AnyPool {
         &self.inner.reader
     }

@@ -138,22 +138,19 @@ impl PluginStore for SqlStore {
         change: &Change,
     ) -> StoreResult<()> {
         let reason = if enabled { None } else { reason };
-        let mut tx = self.writer().begin().await.map_err(interpret)?;
-        let result = sqlx::query(
-            "UPDATE plugins SET enabled = $1, disabled_reason = $2, updated_at = $3 \
+        self.write_one(
+            sqlx::query(
+                "UPDATE plugins SET enabled = $1, disabled_reason = $2, updated_at = $3 \
              WHERE id = $4 AND version = $5",
+            )
+            .bind(i64::from(enabled))
+            .bind(reason)
+            .bind(change.audit.occurred_at.unix_millis())
+            .bind(id)
+            .bind(version),
+            change,
         )
-        .bind(i64::from(enabled))
-        .bind(reason)
-        .bind(change.audit.occurred_at.unix_millis())
-        .bind(id)
-        .bind(version)
-        .execute(&mut *tx)
         .await
-        .map_err(interpret)?;
-        expect_one(result)?;
-        change::write(&mut tx, self.dialect(), change).await?;
-        tx.commit().await.map_err(interpret)
     }
 
     async fn set_plugin_limits(
@@ -163,33 +160,27 @@ impl PluginStore for SqlStore {
         limits: &PluginLimits,
         change: &Change,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(interpret)?;
-        let result = sqlx::query(
-            "UPDATE plugins SET limits = $1, updated_at = $2 WHERE id = $3 AND version = $4",
+        self.write_one(
+            sqlx::query(
+                "UPDATE plugins SET limits = $1, updated_at = $2 WHERE id = $3 AND version = $4",
+            )
+            .bind(to_json(limits))
+            .bind(change.audit.occurred_at.unix_millis())
+            .bind(id)
+            .bind(version),
+            change,
         )
-        .bind(to_json(limits))
-        .bind(change.audit.occurred_at.unix_millis())
-        .bind(id)
-        .bind(version)
-        .execute(&mut *tx)
         .await
-        .map_err(interpret)?;
-        expect_one(result)?;
-        change::write(&mut tx, self.dialect(), change).await?;
-        tx.commit().await.map_err(interpret)
     }
 
     async fn delete_plugin(&self, id: &str, version: &str, change: &Change) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(interpret)?;
-        let result = sqlx::query("DELETE FROM plugins WHERE id = $1 AND version = $2")
-            .bind(id)
-            .bind(version)
-            .execute(&mut *tx)
-            .await
-            .map_err(interpret)?;
-        expect_one(result)?;
-        change::write(&mut tx, self.dialect(), change).await?;
-        tx.commit().await.map_err(interpret)
+        self.write_one(
+            sqlx::query("DELETE FROM plugins WHERE id = $1 AND version = $2")
+                .bind(id)
+                .bind(version),
+            change,
+        )
+        .await
     }
 
     async fn plugin_users(&self, id: &str) -> StoreResult<Vec<PluginUser>> {

@@ -84,21 +84,17 @@ impl TenantStore for SqlStore {
     }
 
     async fn update_tenant(&self, tenant: &Tenant, change: &Change) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(interpret)?;
-        let result = sqlx::query(
+        self.write_one(
+sqlx::query(
             "UPDATE tenants SET name = $1, domains = $2, status = $3, updated_at = $4 WHERE id = $5",
         )
         .bind(tenant.name.as_str())
         .bind(to_json(&tenant.domains))
         .bind(tenant.status.as_str())
         .bind(tenant.updated_at.unix_millis())
-        .bind(tenant.id.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(interpret)?;
-        expect_one(result)?;
-        change::write(&mut tx, self.dialect(), change).await?;
-        tx.commit().await.map_err(interpret)
+        .bind(tenant.id.as_str()),
+ change,
+).await
     }
 
     async fn delete_tenant(&self, id: &TenantId, change: &Change) -> StoreResult<()> {

@@ -571,17 +571,14 @@ impl WebhookStore for SqlStore {
         id: &WebhookEndpointId,
         change: &Change,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(interpret)?;
         // Deliveries and their attempts go with it (ON DELETE CASCADE).
-        let result = sqlx::query("DELETE FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(interpret)?;
-        expect_one(result)?;
-        change::write(&mut tx, self.dialect(), change).await?;
-        tx.commit().await.map_err(interpret)
+        self.write_one(
+            sqlx::query("DELETE FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.as_str())
+                .bind(id.as_str()),
+            change,
+        )
+        .await
     }
 
     async fn get_webhook_secrets(
@@ -616,24 +613,21 @@ impl WebhookStore for SqlStore {
         previous_expires_at: Timestamp,
         change: &Change,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(interpret)?;
         // SET expressions see the row's old values: the current secret becomes the previous.
-        let result = sqlx::query(
-            "UPDATE webhook_endpoints SET previous_secret = secret, \
+        self.write_one(
+            sqlx::query(
+                "UPDATE webhook_endpoints SET previous_secret = secret, \
              previous_secret_expires_at = $1, secret = $2, updated_at = $3 \
              WHERE tenant_id = $4 AND id = $5",
+            )
+            .bind(previous_expires_at.unix_millis())
+            .bind(new.as_str())
+            .bind(change.audit.occurred_at.unix_millis())
+            .bind(tenant.as_str())
+            .bind(id.as_str()),
+            change,
         )
-        .bind(previous_expires_at.unix_millis())
-        .bind(new.as_str())
-        .bind(change.audit.occurred_at.unix_millis())
-        .bind(tenant.as_str())
-        .bind(id.as_str())
-        .execute(&mut *tx)
         .await
-        .map_err(interpret)?;
-        expect_one(result)?;
-        change::write(&mut tx, self.dialect(), change).await?;
-        tx.commit().await.map_err(interpret)
     }
 
     async fn disable_webhook_endpoint(
@@ -1104,21 +1098,18 @@ impl WebhookStore for SqlStore {
         now: Timestamp,
         change: &Change,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(interpret)?;
-        let result = sqlx::query(
-            "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, \
+        self.write_one(
+            sqlx::query(
+                "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, \
              round_attempts = 0, claimed_by = NULL, lease_until = NULL \
              WHERE tenant_id = $2 AND id = $3",
+            )
+            .bind(now.unix_millis())
+            .bind(tenant.as_str())
+            .bind(id.as_str()),
+            change,
         )
-        .bind(now.unix_millis())
-        .bind(tenant.as_str())
-        .bind(id.as_str())
-        .execute(&mut *tx)
         .await
-        .map_err(interpret)?;
-        expect_one(result)?;
-        change::write(&mut tx, self.dialect(), change).await?;
-        tx.commit().await.map_err(interpret)
     }
 
     async fn redrive_dead_deliveries(
