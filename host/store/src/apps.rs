@@ -102,7 +102,7 @@ impl AppStore for SqlStore {
         self.write_one(
             sqlx::query(
                 "UPDATE apps SET name = $1, redirect_uris = $2, post_logout_redirect_uris = $3, \
-             dev_mode = $4, updated_at = $5 WHERE tenant_id = $6 AND id = $7",
+                 dev_mode = $4, updated_at = $5 WHERE tenant_id = $6 AND id = $7",
             )
             .bind(app.name.as_str())
             .bind(to_json(&app.redirect_uris))
@@ -197,7 +197,7 @@ impl AppStore for SqlStore {
         self.write_one(
             sqlx::query(
                 "UPDATE apps SET secret_version = secret_version + 1, updated_at = $1 \
-             WHERE tenant_id = $2 AND id = $3",
+                 WHERE tenant_id = $2 AND id = $3",
             )
             .bind(change.audit.occurred_at.unix_millis())
             .bind(tenant.as_str())

@@ -141,7 +141,7 @@ impl PluginStore for SqlStore {
         self.write_one(
             sqlx::query(
                 "UPDATE plugins SET enabled = $1, disabled_reason = $2, updated_at = $3 \
-             WHERE id = $4 AND version = $5",
+                 WHERE id = $4 AND version = $5",
             )
             .bind(i64::from(enabled))
             .bind(reason)

@@ -617,8 +617,8 @@ impl WebhookStore for SqlStore {
         self.write_one(
             sqlx::query(
                 "UPDATE webhook_endpoints SET previous_secret = secret, \
-             previous_secret_expires_at = $1, secret = $2, updated_at = $3 \
-             WHERE tenant_id = $4 AND id = $5",
+                 previous_secret_expires_at = $1, secret = $2, updated_at = $3 \
+                 WHERE tenant_id = $4 AND id = $5",
             )
             .bind(previous_expires_at.unix_millis())
             .bind(new.as_str())
@@ -1101,8 +1101,8 @@ impl WebhookStore for SqlStore {
         self.write_one(
             sqlx::query(
                 "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, \
-             round_attempts = 0, claimed_by = NULL, lease_until = NULL \
-             WHERE tenant_id = $2 AND id = $3",
+                 round_attempts = 0, claimed_by = NULL, lease_until = NULL \
+                 WHERE tenant_id = $2 AND id = $3",
             )
             .bind(now.unix_millis())
             .bind(tenant.as_str())
