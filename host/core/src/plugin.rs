@@ -82,10 +82,12 @@ pub struct PluginLimits {
 }
 
 impl PluginLimits {
-    /// The tighter of two sets of limits, value by value (`None` means "no limit set").
+    /// The tighter of two sets of limits, value by value. `None` and `0` both mean "no limit
+    /// set", as the host reads them (`Limits::tightened`): a manifest's `0` must not hide the
+    /// lower value ops set.
     pub fn tightest(&self, other: &PluginLimits) -> PluginLimits {
         fn min(a: Option<u32>, b: Option<u32>) -> Option<u32> {
-            match (a, b) {
+            match (a.filter(|v| *v != 0), b.filter(|v| *v != 0)) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             }
@@ -274,6 +276,21 @@ mod tests {
             serde_json::to_string(&PluginLimits::default()).unwrap(),
             "{}"
         );
+    }
+
+    #[test]
+    fn a_zero_is_no_limit_and_never_wins() {
+        let ops = PluginLimits {
+            max_log_kib: Some(2),
+            ..PluginLimits::default()
+        };
+        let manifest = PluginLimits {
+            max_log_kib: Some(0),
+            deadline_ms: Some(0),
+            ..PluginLimits::default()
+        };
+        assert_eq!(manifest.tightest(&ops), ops);
+        assert_eq!(ops.tightest(&manifest), ops);
     }
 
     #[test]

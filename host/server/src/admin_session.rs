@@ -59,6 +59,7 @@ use gatehouse_zitadel::{
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use tokio::sync::watch;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use url::Url;
@@ -797,10 +798,6 @@ fn clear_cookie(name: &str, secure: bool) -> HeaderValue {
     set_cookie(name, "", Duration::ZERO, secure)
 }
 
-fn hash_session_id(id: &str) -> [u8; 32] {
-    Sha256::digest(id.as_bytes()).into()
-}
-
 fn random_b64(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
@@ -808,11 +805,7 @@ fn random_b64(bytes: usize) -> String {
 }
 
 fn ct_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 // ---- authentication of API requests ----
@@ -836,7 +829,7 @@ pub async fn authenticate(
     let Some(id) = session_cookie_value(&parts.headers) else {
         return Ok(None);
     };
-    let hash = hash_session_id(id);
+    let hash = gatehouse_core::api_key::hash_token(id);
     let now = state.clock.now();
     let auth = &state.admin;
     let session = state
@@ -1301,7 +1294,7 @@ async fn finish_sign_in(
     }
 
     let session_id = random_b64(32);
-    let hash = hash_session_id(&session_id);
+    let hash = gatehouse_core::api_key::hash_token(&session_id);
     let session = AdminSession {
         user_id: user_id.clone(),
         name: name.clone(),
@@ -1335,14 +1328,6 @@ async fn finish_sign_in(
             )
             .logged(e)
         })?;
-    // Housekeeping: sessions that ended are removed at the next sign-in.
-    if let Err(e) = state
-        .store
-        .purge_admin_sessions(now, now.minus(auth.idle))
-        .await
-    {
-        tracing::warn!(error = %e, "could not purge ended admin sessions");
-    }
     Ok((session_id, login.return_to))
 }
 
@@ -1456,7 +1441,7 @@ async fn logout(
     let mut id_token = None;
     let mut signed_out = false;
     if let Some(id) = session_cookie_value(&headers) {
-        let hash = hash_session_id(id);
+        let hash = gatehouse_core::api_key::hash_token(id);
         if let Some(session) = state.store.find_admin_session(&hash).await? {
             let now = state.clock.now();
             let principal = Principal::Admin {

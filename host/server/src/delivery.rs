@@ -57,10 +57,8 @@ fn egress_client(settings: &Settings) -> anyhow::Result<EgressClient> {
         .iter()
         .map(|entry| match entry {
             EgressAllow::Host(host) => host.clone(),
-            // A single address stays an exact entry (the only way to open a metadata address).
-            EgressAllow::Network(net) if net.prefix_len() == net.max_prefix_len() => {
-                net.addr().to_string()
-            }
+            // A single address comes back as `/32` (`/128`), which the egress allowlist treats
+            // as the exact entry a metadata address needs.
             EgressAllow::Network(net) => net.to_string(),
         })
         .collect::<Vec<_>>()

@@ -22,7 +22,8 @@ pub fn spawn(state: AppState, shutdown: CancellationToken, tasks: &TaskTracker) 
     });
 }
 
-/// Deletes events past the retention period and expired idempotency keys. Safe on several
+/// Deletes events past the retention period, expired idempotency keys and ended portal
+/// sessions. Safe on several
 /// replicas at once (plain deletes by age).
 pub async fn retention_pass(state: &AppState) {
     let now = state.clock.now();
@@ -41,5 +42,9 @@ pub async fn retention_pass(state: &AppState) {
         .await
     {
         tracing::warn!(%err, "idempotency key expiry failed");
+    }
+    let idle = state.settings.admin_session_idle_timeout;
+    if let Err(err) = state.store.purge_admin_sessions(now, now.minus(idle)).await {
+        tracing::warn!(%err, "could not purge ended admin sessions");
     }
 }

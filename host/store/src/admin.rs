@@ -158,25 +158,23 @@ impl AdminStore for SqlStore {
         session: &AdminSession,
         change: &Change,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(interpret)?;
-        sqlx::query(
-            "INSERT INTO admin_sessions (id_hash, user_id, name, email, org_id, id_token, \
+        self.write_one(
+            sqlx::query(
+                "INSERT INTO admin_sessions (id_hash, user_id, name, email, org_id, id_token, \
              created_at, expires_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(hex::encode(id_hash))
+            .bind(session.user_id.as_str())
+            .bind(session.name.as_str())
+            .bind(session.email.as_deref())
+            .bind(session.org_id.as_str())
+            .bind(session.id_token.as_ref().map(Sealed::as_str))
+            .bind(session.created_at.unix_millis())
+            .bind(session.expires_at.unix_millis())
+            .bind(session.last_seen_at.unix_millis()),
+            change,
         )
-        .bind(hex::encode(id_hash))
-        .bind(session.user_id.as_str())
-        .bind(session.name.as_str())
-        .bind(session.email.as_deref())
-        .bind(session.org_id.as_str())
-        .bind(session.id_token.as_ref().map(Sealed::as_str))
-        .bind(session.created_at.unix_millis())
-        .bind(session.expires_at.unix_millis())
-        .bind(session.last_seen_at.unix_millis())
-        .execute(&mut *tx)
         .await
-        .map_err(interpret)?;
-        change::write(&mut tx, self.dialect(), change).await?;
-        tx.commit().await.map_err(interpret)
     }
 
     async fn find_admin_session(&self, id_hash: &[u8; 32]) -> StoreResult<Option<AdminSession>> {
@@ -202,18 +200,19 @@ impl AdminStore for SqlStore {
     }
 
     async fn end_admin_session(&self, id_hash: &[u8; 32], change: &Change) -> StoreResult<bool> {
-        let mut tx = self.writer().begin().await.map_err(interpret)?;
-        let result = sqlx::query("DELETE FROM admin_sessions WHERE id_hash = $1")
-            .bind(hex::encode(id_hash))
-            .execute(&mut *tx)
-            .await
-            .map_err(interpret)?;
-        if result.rows_affected() == 0 {
-            return Ok(false);
+        let id_hash = hex::encode(id_hash);
+        let ended = self
+            .write_one(
+                sqlx::query("DELETE FROM admin_sessions WHERE id_hash = $1").bind(&id_hash),
+                change,
+            )
+            .await;
+        match ended {
+            Ok(()) => Ok(true),
+            // Already gone (signed out elsewhere, or expired and purged): nothing to audit.
+            Err(StoreError::NotFound) => Ok(false),
+            Err(other) => Err(other),
         }
-        change::write(&mut tx, self.dialect(), change).await?;
-        tx.commit().await.map_err(interpret)?;
-        Ok(true)
     }
 
     async fn record_admin_audit(&self, change: &Change) -> StoreResult<()> {

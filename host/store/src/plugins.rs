@@ -13,7 +13,9 @@ use gatehouse_core::{
 use sqlx::any::AnyRow;
 
 use crate::{
-    SqlStore, change,
+    SqlStore,
+    audit::escape_like,
+    change,
     error::interpret,
     sql::{expect_one, get, get_enum, get_int, get_json, get_opt_time, get_time, to_json},
 };
@@ -210,18 +212,6 @@ impl PluginStore for SqlStore {
     }
 }
 
-/// Escapes `%`, `_` and the escape character itself for a `LIKE … ESCAPE '\'` pattern.
-fn escape_like(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[async_trait]
 impl TrustStore for SqlStore {
     async fn get_trusted_key(&self, key_id: &str) -> StoreResult<Option<TrustedKey>> {
@@ -314,7 +304,7 @@ impl TrustStore for SqlStore {
 
 #[cfg(test)]
 mod tests {
-    use super::escape_like;
+    use crate::audit::escape_like;
 
     #[test]
     fn like_patterns_are_escaped() {

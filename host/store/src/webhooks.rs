@@ -40,7 +40,7 @@ use crate::{
     audit::escape_like,
     change,
     error::interpret,
-    sql::{expect_one, get, get_enum, get_int, get_json, get_opt_time, get_time, to_json},
+    sql::{get, get_enum, get_int, get_json, get_opt_time, get_time, to_json},
 };
 
 /// Rows per multi-row statement: well under both backends' bind-parameter limits.
@@ -454,7 +454,6 @@ impl WebhookStore for SqlStore {
         secret: &Sealed,
         change: &Change,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(interpret)?;
         let mut stmt = self.stmt(&format!(
             "INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}, secret, created_seq) VALUES ("
         ));
@@ -486,9 +485,7 @@ impl WebhookStore for SqlStore {
             .push(", ")
             .bind(secret.as_str())
             .push(", (SELECT COALESCE(MAX(seq), 0) FROM events))");
-        stmt.query().execute(&mut *tx).await.map_err(interpret)?;
-        change::write(&mut tx, self.dialect(), change).await?;
-        tx.commit().await.map_err(interpret)
+        self.write_one(stmt.query(), change).await
     }
 
     async fn get_webhook_endpoint(
@@ -537,7 +534,6 @@ impl WebhookStore for SqlStore {
         endpoint: &WebhookEndpoint,
         change: &Change,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(interpret)?;
         let mut stmt = self.stmt("UPDATE webhook_endpoints SET url = ");
         stmt.bind(endpoint.url.as_str())
             .push(", description = ")
@@ -560,9 +556,7 @@ impl WebhookStore for SqlStore {
             .bind(endpoint.tenant_id.as_str())
             .push(" AND id = ")
             .bind(endpoint.id.as_str());
-        expect_one(stmt.query().execute(&mut *tx).await.map_err(interpret)?)?;
-        change::write(&mut tx, self.dialect(), change).await?;
-        tx.commit().await.map_err(interpret)
+        self.write_one(stmt.query(), change).await
     }
 
     async fn delete_webhook_endpoint(

@@ -64,7 +64,8 @@ pub struct SendReport {
 }
 
 impl SendReport {
-    fn without_request(status: AttemptStatus, error: String, verdict: Verdict) -> Self {
+    /// An attempt that ended before any request was sent.
+    pub(crate) fn without_request(status: AttemptStatus, error: String, verdict: Verdict) -> Self {
         Self {
             status,
             latency: Duration::ZERO,

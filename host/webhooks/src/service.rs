@@ -11,7 +11,7 @@ use gatehouse_core::{
     id::{DeliveryId, TenantId, WebhookEndpointId},
     page::{Page, PageRequest},
     secret::{Keyring, Sealed},
-    services::Caller,
+    services::{Caller, tenant_exists},
     store::Store,
     webhook::{
         AttemptFilter, CreateEndpoint, DEFAULT_ROTATION_WINDOW, Delivery, DeliveryAttempt,
@@ -567,15 +567,6 @@ fn url_error(err: EgressError) -> Error {
 fn unknown_type(pattern: &str) -> String {
     let shown: String = pattern.chars().take(100).collect();
     format!("unknown event type `{shown}`")
-}
-
-async fn tenant_exists(store: &dyn Store, caller: Caller<'_>, tenant: &TenantId) -> Result<()> {
-    caller.principal.check_tenant(tenant)?;
-    store
-        .get_tenant(tenant)
-        .await?
-        .ok_or(Error::NotFound { what: "tenant" })?;
-    Ok(())
 }
 
 fn map_err(err: StoreError) -> Error {

@@ -487,30 +487,21 @@ impl Inner {
 
     async fn attempt(&self, job: &DeliveryJob, now: Timestamp) -> SendReport {
         let Some(event_json) = &job.event_json else {
-            return SendReport {
-                status: AttemptStatus::Failed,
-                latency: Duration::ZERO,
-                response_status: None,
-                response_body: None,
-                error: Some(
-                    "the event is no longer available (older than the events retention period)"
-                        .into(),
-                ),
-                verdict: Verdict::Permanent,
-            };
+            return SendReport::without_request(
+                AttemptStatus::Failed,
+                "the event is no longer available (older than the events retention period)".into(),
+                Verdict::Permanent,
+            );
         };
         let secrets = match self.secrets(&job.endpoint.id, &job.endpoint.secrets, now) {
             Ok(secrets) => secrets,
             Err(err) => {
                 tracing::error!(endpoint = %job.endpoint.id, %err, "cannot open a webhook signing secret (master key missing?)");
-                return SendReport {
-                    status: AttemptStatus::Failed,
-                    latency: Duration::ZERO,
-                    response_status: None,
-                    response_body: None,
-                    error: Some("internal error: the signing secret is unavailable".into()),
-                    verdict: Verdict::Failed { retry_after: None },
-                };
+                return SendReport::without_request(
+                    AttemptStatus::Failed,
+                    "internal error: the signing secret is unavailable".into(),
+                    Verdict::Failed { retry_after: None },
+                );
             }
         };
         let report = self

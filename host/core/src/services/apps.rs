@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::Caller;
+use super::{Caller, tenant_exists};
 use crate::{
     Error, Result, StoreError,
     app::{self, App, CreateApp, UpdateApp},
@@ -51,15 +51,6 @@ fn map_err(err: StoreError, name: &str) -> Error {
         StoreError::NotFound => Error::NotFound { what: "app" },
         other => other.into(),
     }
-}
-
-async fn tenant_exists(store: &dyn Store, caller: Caller<'_>, tenant: &TenantId) -> Result<()> {
-    caller.principal.check_tenant(tenant)?;
-    store
-        .get_tenant(tenant)
-        .await?
-        .ok_or(Error::NotFound { what: "tenant" })?;
-    Ok(())
 }
 
 pub async fn create(
