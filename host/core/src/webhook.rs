@@ -227,6 +227,33 @@ pub fn wants(patterns: &[String], kind: &str) -> bool {
 }
 
 /// The associated data binding an endpoint's sealed signing secrets to that endpoint.
+/// Headers a webhook transform may not set: those the delivery pipeline sets itself (the
+/// Standard Webhooks `webhook-*` set, framing, content type, user agent) and those that could
+/// change the request's meaning or leak credentials through a proxy. Case-insensitive. The
+/// plugin host refuses such output; the sender drops any that reach it anyway.
+pub fn reserved_transform_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "host"
+            | "content-length"
+            | "content-type"
+            | "content-encoding"
+            | "transfer-encoding"
+            | "connection"
+            | "keep-alive"
+            | "upgrade"
+            | "te"
+            | "trailer"
+            | "authorization"
+            | "cookie"
+            | "user-agent"
+            | "forwarded"
+    ) || name.starts_with("proxy-")
+        || name.starts_with("webhook-")
+        || name.starts_with("x-forwarded-")
+}
+
 pub fn secret_aad(id: &WebhookEndpointId) -> String {
     format!("webhook_endpoint:{id}:secret")
 }
@@ -818,6 +845,24 @@ pub fn valid_header_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transforms_cannot_set_pipeline_or_credential_headers() {
+        for name in [
+            "Webhook-Signature",
+            "content-type",
+            "Authorization",
+            "cookie",
+            "Proxy-Authorization",
+            "x-forwarded-for",
+            "Host",
+        ] {
+            assert!(reserved_transform_header(name), "{name}");
+        }
+        for name in ["x-slack-signature", "x-custom", "accept"] {
+            assert!(!reserved_transform_header(name), "{name}");
+        }
+    }
 
     fn strings(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| (*s).to_owned()).collect()

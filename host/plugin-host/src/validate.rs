@@ -36,9 +36,23 @@ pub(crate) fn output(output: &mut Output, max_bytes: usize) -> Result<(), Plugin
     }
 }
 
+/// The bytes a plugin returned. The per-call shapes (a transform's delivery, a rendered
+/// screen) are counted directly, without serializing their bodies on every call; the rarer
+/// shapes (describe, validate, …) use their serialized size, a simple measure for nested data.
 fn output_size(output: &Output) -> usize {
-    // The serialized size is a faithful, simple measure across every output shape.
-    serde_json::to_vec(output).map_or(usize::MAX, |json| json.len())
+    match output {
+        Output::Transformed(TransformOutcome::Deliver(d)) => {
+            d.body.len()
+                + d.content_type.len()
+                + d.headers
+                    .iter()
+                    .map(|h| h.key.len() + h.value.len())
+                    .sum::<usize>()
+        }
+        Output::Transformed(TransformOutcome::Drop { reason }) => reason.len(),
+        Output::Rendered(r) => r.html.len() + r.css.len(),
+        other => serde_json::to_vec(other).map_or(usize::MAX, |json| json.len()),
+    }
 }
 
 fn describe(info: &PluginInfo) -> Result<(), PluginError> {
@@ -93,30 +107,6 @@ fn is_token(text: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-/// Headers the host sets itself or that could change the request's meaning.
-fn forbidden_header(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    matches!(
-        name.as_str(),
-        "host"
-            | "content-length"
-            | "content-type"
-            | "content-encoding"
-            | "transfer-encoding"
-            | "connection"
-            | "keep-alive"
-            | "upgrade"
-            | "te"
-            | "trailer"
-            | "authorization"
-            | "cookie"
-            | "user-agent"
-            | "forwarded"
-    ) || name.starts_with("proxy-")
-        || name.starts_with("webhook-")
-        || name.starts_with("x-forwarded-")
-}
-
 fn deliver(delivery: &Delivery) -> Result<(), PluginError> {
     let content_type = &delivery.content_type;
     let essence = content_type.split(';').next().unwrap_or_default().trim();
@@ -147,7 +137,7 @@ fn deliver(delivery: &Delivery) -> Result<(), PluginError> {
                 header.key.chars().take(64).collect::<String>()
             )));
         }
-        if forbidden_header(&header.key) {
+        if gatehouse_core::webhook::reserved_transform_header(&header.key) {
             return Err(PluginError::bad_output(format!(
                 "header `{}` is set by the host and may not come from a plugin",
                 header.key

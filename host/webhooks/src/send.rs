@@ -228,20 +228,7 @@ impl Sender {
 /// A header a transform asked for, unless it would override one the pipeline controls.
 fn plugin_header(name: &str, value: &str) -> Option<(HeaderName, HeaderValue)> {
     let lower = name.to_ascii_lowercase();
-    let reserved = lower.starts_with("webhook-")
-        || matches!(
-            lower.as_str(),
-            "content-type"
-                | "content-length"
-                | "host"
-                | "connection"
-                | "transfer-encoding"
-                | "te"
-                | "upgrade"
-                | "proxy-authorization"
-                | "user-agent"
-        );
-    if reserved || !valid_header_name(&lower) {
+    if gatehouse_core::webhook::reserved_transform_header(&lower) || !valid_header_name(&lower) {
         return None;
     }
     Some((
