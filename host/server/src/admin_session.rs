@@ -766,7 +766,7 @@ fn generate_password() -> String {
 // ---- cookies ----
 
 /// The value of cookie `name` in the request, if any (the first one when repeated).
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -798,7 +798,8 @@ fn clear_cookie(name: &str, secure: bool) -> HeaderValue {
     set_cookie(name, "", Duration::ZERO, secure)
 }
 
-fn random_b64(bytes: usize) -> String {
+/// `bytes` random bytes, base64url without padding (state, nonce, PKCE verifier, ids).
+pub fn random_b64(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
     URL_SAFE_NO_PAD.encode(buf)
@@ -1504,7 +1505,8 @@ fn see_other(location: &str) -> Response {
     }
 }
 
-fn escape(text: &str) -> String {
+/// Escapes text for HTML content and attribute values.
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -27,6 +27,7 @@ use axum::{
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use gatehouse_config::{Settings, ZitadelCredentials, ZitadelTarget};
 use gatehouse_jwks::{JwksCache, ReqwestFetcher, Verifier, VerifyOptions};
+use gatehouse_server::admin_session::{cookie, escape, random_b64};
 use gatehouse_zitadel::{
     ClientConfig, Credentials, ZitadelClient,
     client::{
@@ -431,26 +432,6 @@ async fn ensure_user(
     }
 }
 
-/// Letters and digits in groups, with a digit, both cases and a symbol (ZITADEL's default
-/// password policy).
-fn generate_password() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-    loop {
-        let mut bytes = [0u8; 16];
-        rand::rng().fill_bytes(&mut bytes);
-        let chars: String = bytes
-            .iter()
-            .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
-            .collect();
-        if chars.chars().any(|c| c.is_ascii_uppercase())
-            && chars.chars().any(|c| c.is_ascii_lowercase())
-            && chars.chars().any(|c| c.is_ascii_digit())
-        {
-            return format!("{}-{}", &chars[..8], &chars[8..]);
-        }
-    }
-}
-
 // ---- the storefront ----
 
 struct Storefront {
@@ -517,18 +498,24 @@ impl Storefront {
     }
 }
 
-fn random_b64(n: usize) -> String {
-    let mut buf = vec![0u8; n];
-    rand::rng().fill_bytes(&mut buf);
-    URL_SAFE_NO_PAD.encode(buf)
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+/// Letters and digits in groups, with a digit, both cases and a symbol (ZITADEL's default
+/// password policy).
+fn generate_password() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    loop {
+        let mut bytes = [0u8; 16];
+        rand::rng().fill_bytes(&mut bytes);
+        let chars: String = bytes
+            .iter()
+            .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+            .collect();
+        if chars.chars().any(|c| c.is_ascii_uppercase())
+            && chars.chars().any(|c| c.is_ascii_lowercase())
+            && chars.chars().any(|c| c.is_ascii_digit())
+        {
+            return format!("{}-{}", &chars[..8], &chars[8..]);
+        }
+    }
 }
 
 fn page(status: StatusCode, body: &str) -> Response {
@@ -602,17 +589,6 @@ async fn login(State(shop): State<Arc<Storefront>>) -> Response {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     response
-}
-
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|p| p.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
 }
 
 async fn callback(
