@@ -67,11 +67,40 @@ impl Client {
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<Vec<u8>> {
-        let url = format!("{}{path}", self.base);
-        let mut request = self.http.request(method, &url).bearer_auth(&self.token);
+        let mut request = self.request(method, path);
         if let Some(body) = body {
             request = request.json(&body);
         }
+        self.send(request).await
+    }
+
+    /// POSTs `bytes` as they are (a plugin package), allowing `timeout`, and parses the JSON
+    /// answer; errors read like every other call's.
+    pub async fn upload(
+        &self,
+        path: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<Value> {
+        let request = self
+            .request(Method::POST, path)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(bytes)
+            .timeout(timeout);
+        let answer = self.send(request).await?;
+        serde_json::from_slice(&answer).context("the server answered with invalid JSON")
+    }
+
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+    }
+
+    /// Sends `request`; a non-2xx answer becomes an error with the server's message, the field
+    /// it names, the request id and a hint.
+    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Vec<u8>> {
         let response = request.send().await.with_context(|| {
             format!(
                 "cannot reach Gatehouse at {} (is it running? check --url)",

@@ -8,7 +8,7 @@ use std::{
     process::Command,
 };
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, bail};
 use gatehouse_core::plugin::{PluginKind, PluginLimits};
 use gatehouse_plugin_host::{
     Call, HostConfig, PluginHost, PluginSpec, inspect,
@@ -343,7 +343,7 @@ fn limits_text(limits: &Value) -> String {
     )
 }
 
-/// Uploads a package as the raw request body (the API client's helpers send JSON).
+/// Uploads a package as the raw request body.
 async fn install(conn: &Connection, path: &Path) -> anyhow::Result<()> {
     // Validates the connection settings the same way the other commands do.
     let client = Client::new(conn)?;
@@ -361,40 +361,15 @@ async fn install(conn: &Connection, path: &Path) -> anyhow::Result<()> {
     } else {
         "application/x-tar"
     };
-    let base = conn.url.trim_end_matches('/');
-    let token = conn.token.as_deref().unwrap_or_default();
-    let http = reqwest::Client::builder()
-        .user_agent(concat!("gatehouse-cli/", env!("CARGO_PKG_VERSION")))
-        .timeout(std::time::Duration::from_secs(120))
-        .build()?;
-    let response = http
-        .post(format!("{base}/v1/plugins"))
-        .bearer_auth(token)
-        .header(reqwest::header::CONTENT_TYPE, content_type)
-        .body(bytes)
-        .send()
+    let body = client
+        .upload(
+            "/v1/plugins",
+            content_type,
+            bytes,
+            std::time::Duration::from_secs(120),
+        )
         .await
-        .with_context(|| {
-            format!("cannot reach Gatehouse at {base} (is it running? check --url)")
-        })?;
-    let status = response.status();
-    let request_id = response
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(|id| format!(" (request {id})"))
-        .unwrap_or_default();
-    let body: Value = response
-        .json()
-        .await
-        .context("the server answered with invalid JSON")?;
-    if !status.is_success() {
-        let message = body["error"]["message"].as_str().unwrap_or("(no message)");
-        return Err(anyhow!(
-            "{} the package was refused: {message}{request_id}",
-            status.as_u16()
-        ));
-    }
+        .context("the package was not installed")?;
     client.show(&body, |p| {
         println!(
             "installed {} {} ({}), signed by key {}, enabled",
