@@ -11,11 +11,6 @@ use base64::{
     Engine,
     engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
 };
-use std::{
-    collections::HashMap,
-    sync::{Arc, LazyLock, Mutex},
-};
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -186,53 +181,63 @@ fn rsa_signing(hasher: Hasher) -> &'static dyn signature::RsaEncoding {
     }
 }
 
-/// Signs `message` with a PKCS#8 private key of the given configuration.
-pub fn sign(config: KeyConfig, pkcs8: &[u8], message: &[u8]) -> Result<Vec<u8>, String> {
-    match config {
-        KeyConfig::Rsa { hasher, .. } => {
-            let pair = parsed_rsa_key(pkcs8)?;
-            let mut sig = vec![0; pair.public_modulus_len()];
-            pair.sign(rsa_signing(hasher), &SystemRandom::new(), message, &mut sig)
-                .map_err(|_| crypto_err("RSA signing"))?;
-            Ok(sig)
-        }
-        KeyConfig::Ecdsa { curve } => {
-            let pair = EcdsaKeyPair::from_pkcs8(ecdsa_signing(curve), pkcs8)
-                .map_err(|_| crypto_err("ECDSA key parse"))?;
-            let sig = pair
-                .sign(&SystemRandom::new(), message)
-                .map_err(|_| crypto_err("ECDSA signing"))?;
-            Ok(sig.as_ref().to_vec())
-        }
-        KeyConfig::Ed25519 => {
-            let pair =
-                Ed25519KeyPair::from_pkcs8(pkcs8).map_err(|_| crypto_err("Ed25519 key parse"))?;
-            Ok(pair.sign(message).as_ref().to_vec())
-        }
+/// A private key parsed for signing. Parsing (RSA especially, with aws-lc's consistency
+/// checks) costs about as much as a signature, so a web key keeps its parsed form.
+pub enum SigningKey {
+    Rsa(RsaKeyPair, Hasher),
+    Ecdsa(EcdsaKeyPair),
+    Ed25519(Ed25519KeyPair),
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Rsa(..) => "SigningKey::Rsa",
+            Self::Ecdsa(_) => "SigningKey::Ecdsa",
+            Self::Ed25519(_) => "SigningKey::Ed25519",
+        })
     }
 }
 
-/// Parsing an RSA private key (with aws-lc's consistency checks) costs about as much as a
-/// signature, and every token signs with the same few keys: parsed keys are kept, by their
-/// PKCS#8 bytes. Bounded: a rotation adds one key; the set is cleared if it ever grows past this.
-const PARSED_RSA_KEYS_MAX: usize = 16;
-
-static PARSED_RSA_KEYS: LazyLock<Mutex<HashMap<Vec<u8>, Arc<RsaKeyPair>>>> =
-    LazyLock::new(Mutex::default);
-
-fn parsed_rsa_key(pkcs8: &[u8]) -> Result<Arc<RsaKeyPair>, String> {
-    let mut keys = PARSED_RSA_KEYS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(pair) = keys.get(pkcs8) {
-        return Ok(pair.clone());
+impl SigningKey {
+    /// Parses a PKCS#8 private key of the given configuration.
+    pub fn parse(config: KeyConfig, pkcs8: &[u8]) -> Result<Self, String> {
+        Ok(match config {
+            KeyConfig::Rsa { hasher, .. } => Self::Rsa(
+                RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| crypto_err("RSA key parse"))?,
+                hasher,
+            ),
+            KeyConfig::Ecdsa { curve } => Self::Ecdsa(
+                EcdsaKeyPair::from_pkcs8(ecdsa_signing(curve), pkcs8)
+                    .map_err(|_| crypto_err("ECDSA key parse"))?,
+            ),
+            KeyConfig::Ed25519 => Self::Ed25519(
+                Ed25519KeyPair::from_pkcs8(pkcs8).map_err(|_| crypto_err("Ed25519 key parse"))?,
+            ),
+        })
     }
-    let pair = Arc::new(RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| crypto_err("RSA key parse"))?);
-    if keys.len() >= PARSED_RSA_KEYS_MAX {
-        keys.clear();
+
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        match self {
+            Self::Rsa(pair, hasher) => {
+                let mut sig = vec![0; pair.public_modulus_len()];
+                pair.sign(
+                    rsa_signing(*hasher),
+                    &SystemRandom::new(),
+                    message,
+                    &mut sig,
+                )
+                .map_err(|_| crypto_err("RSA signing"))?;
+                Ok(sig)
+            }
+            Self::Ecdsa(pair) => Ok(pair
+                .sign(&SystemRandom::new(), message)
+                .map_err(|_| crypto_err("ECDSA signing"))?
+                .as_ref()
+                .to_vec()),
+            Self::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
+        }
     }
-    keys.insert(pkcs8.to_vec(), pair.clone());
-    Ok(pair)
 }
 
 /// The public half as a JWK (`use: sig`).
@@ -365,7 +370,7 @@ pub fn decode(token: &str) -> Result<UnverifiedJwt, &'static str> {
 pub fn sign_jwt(
     kid: &str,
     config: KeyConfig,
-    pkcs8: &[u8],
+    key: &SigningKey,
     typ: Option<&str>,
     claims: &Value,
 ) -> Result<String, String> {
@@ -376,7 +381,7 @@ pub fn sign_jwt(
     let header = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).map_err(|e| e.to_string())?);
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).map_err(|e| e.to_string())?);
     let input = format!("{header}.{payload}");
-    let sig = sign(config, pkcs8, input.as_bytes())?;
+    let sig = key.sign(input.as_bytes())?;
     Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
 }
 
@@ -484,7 +489,14 @@ mod tests {
             KeyConfig::Ed25519,
         ] {
             let pkcs8 = generate(config).unwrap();
-            let jwt = sign_jwt("k1", config, &pkcs8, Some("JWT"), &json!({"sub": "1"})).unwrap();
+            let jwt = sign_jwt(
+                "k1",
+                config,
+                &SigningKey::parse(config, &pkcs8).unwrap(),
+                Some("JWT"),
+                &json!({"sub": "1"}),
+            )
+            .unwrap();
             let parsed = decode(&jwt).unwrap();
             assert_eq!(parsed.header["alg"], config.alg());
             assert_eq!(parsed.header["kid"], "k1");

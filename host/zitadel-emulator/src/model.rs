@@ -390,6 +390,25 @@ pub struct WebKey {
     pub changed: Timestamp,
     /// When the key stopped signing; it leaves the JWKS after the grace period.
     pub deactivated: Option<Timestamp>,
+    /// The private key parsed, from its first signature on; shared by the state's copies,
+    /// never persisted.
+    #[serde(skip)]
+    pub parsed: std::sync::Arc<std::sync::OnceLock<crate::keys::SigningKey>>,
+}
+
+impl WebKey {
+    /// The parsed private key (parsed on first use).
+    pub fn signing_key(&self) -> Result<&crate::keys::SigningKey, String> {
+        if let Some(key) = self.parsed.get() {
+            return Ok(key);
+        }
+        use base64::Engine;
+        let pkcs8 = base64::engine::general_purpose::STANDARD
+            .decode(&self.pkcs8)
+            .map_err(|e| e.to_string())?;
+        let key = crate::keys::SigningKey::parse(self.config, &pkcs8)?;
+        Ok(self.parsed.get_or_init(|| key))
+    }
 }
 
 // ---- ephemeral ----

@@ -61,6 +61,7 @@ fn new_web_key(ids: &IdGen, state: WebKeyState, now: Timestamp) -> Result<WebKey
         created: now,
         changed: now,
         deactivated: None,
+        parsed: Default::default(),
     })
 }
 

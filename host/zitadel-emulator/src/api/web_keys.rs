@@ -71,6 +71,7 @@ pub async fn create_web_key(
                 created: tx.now,
                 changed: tx.now,
                 deactivated: None,
+                parsed: Default::default(),
             };
             tx.data.web_keys.push(key.clone());
             Ok(key)

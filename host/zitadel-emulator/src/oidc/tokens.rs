@@ -1,9 +1,6 @@
 //! Token minting and the claims ZITADEL puts in ID tokens, JWT access tokens and userinfo.
 
-use base64::{
-    Engine,
-    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
-};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use gatehouse_core::Timestamp;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256, Sha384, Sha512};
@@ -33,8 +30,8 @@ pub fn active_key(data: &Data) -> Result<&WebKey, ApiError> {
 
 pub fn sign(data: &Data, typ: Option<&str>, claims: &Value) -> Result<String, ApiError> {
     let key = active_key(data)?;
-    let pkcs8 = STANDARD.decode(&key.pkcs8).map_err(ApiError::internal)?;
-    keys::sign_jwt(&key.id, key.config, &pkcs8, typ, claims).map_err(ApiError::internal)
+    let signing_key = key.signing_key().map_err(ApiError::internal)?;
+    keys::sign_jwt(&key.id, key.config, signing_key, typ, claims).map_err(ApiError::internal)
 }
 
 /// `at_hash`: left half of the hash of the access token, with the hash of the signing alg.
