@@ -318,6 +318,7 @@ pub enum ZitadelCredentials {
 /// One `egress_allow` entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EgressAllow {
+    /// A host name, lowercase, without a trailing dot; `*.name` for every subdomain of `name`.
     Host(String),
     Network(ipnet::IpNet),
 }
@@ -789,25 +790,52 @@ fn valid_org_id(id: &str) -> bool {
 }
 
 fn parse_egress_entry(entry: &str) -> Result<EgressAllow, String> {
-    if let Ok(net) = entry.parse::<ipnet::IpNet>() {
+    if entry.contains('/') {
+        let net = entry.parse::<ipnet::IpNet>().map_err(|_| {
+            format!("`{entry}` is not a valid CIDR (expected e.g. 10.20.0.0/16 or fd12::/64)")
+        })?;
+        if net.trunc() != net {
+            return Err(format!(
+                "`{entry}` has address bits set beyond the /{} prefix; did you mean {}?",
+                net.prefix_len(),
+                net.trunc()
+            ));
+        }
         return Ok(EgressAllow::Network(net));
     }
-    if let Ok(ip) = entry.parse::<std::net::IpAddr>() {
+    let unbracketed = entry
+        .strip_prefix('[')
+        .and_then(|e| e.strip_suffix(']'))
+        .unwrap_or(entry);
+    if let Ok(ip) = unbracketed.parse::<std::net::IpAddr>() {
         return Ok(EgressAllow::Network(ipnet::IpNet::from(ip)));
     }
-    let host = entry.to_ascii_lowercase();
-    let valid = !host.is_empty()
-        && host.len() <= 253
-        && host.split('.').all(|l| {
+    if entry.contains(':') {
+        return Err(format!(
+            "`{entry}`: ports are not supported; list the host or address only"
+        ));
+    }
+    // `*.corp.example` allows every subdomain of corp.example (not corp.example itself).
+    let lower = entry.to_ascii_lowercase();
+    let (wildcard, name) = match lower.strip_prefix("*.") {
+        Some(rest) => ("*.", rest),
+        None => ("", lower.as_str()),
+    };
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let valid = !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|l| {
             !l.is_empty()
                 && l.len() <= 63
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         });
     if valid {
-        Ok(EgressAllow::Host(host))
+        Ok(EgressAllow::Host(format!("{wildcard}{name}")))
     } else {
         Err(format!(
-            "`{entry}` is neither a host name nor an IP address/CIDR (e.g. 10.0.0.0/8, hooks.internal)"
+            "`{entry}` is neither a host name (optionally `*.` for its subdomains) nor an IP \
+             address/CIDR (e.g. 10.0.0.0/8, hooks.internal, *.corp.example)"
         ))
     }
 }

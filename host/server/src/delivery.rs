@@ -106,4 +106,46 @@ mod tests {
         assert!(client.validate_url("http://10.9.8.7/").is_ok());
         assert!(client.validate_url("http://192.168.1.1/").is_err());
     }
+
+    /// The configuration check and the egress policy read the same list: whatever the one
+    /// accepts the other does too, so a list that loads never fails at startup.
+    #[test]
+    fn config_and_egress_policy_agree_on_allowlist_entries() {
+        let entries = [
+            ("hooks.internal", true),
+            ("*.corp.example", true),
+            ("Hooks.Internal.", true),
+            ("10.0.0.0/8", true),
+            ("10.1.2.3/8", false),
+            ("fd12::/64", true),
+            ("[::1]", true),
+            ("::1", true),
+            ("127.0.0.1", true),
+            ("hooks.internal:8443", false),
+            ("a*.corp.example", false),
+            ("*.", false),
+            ("not a host!", false),
+            ("bad..label", false),
+        ];
+        for (entry, valid) in entries {
+            let dir = tempfile::tempdir().unwrap();
+            let env = vec![
+                (
+                    "GATEHOUSE_DATA_DIR".to_owned(),
+                    dir.path().display().to_string(),
+                ),
+                ("GATEHOUSE_EGRESS_ALLOW".to_owned(), entry.to_owned()),
+            ];
+            let loaded = gatehouse_config::load_from(None, &env);
+            assert_eq!(
+                Allowlist::parse(entry).is_ok(),
+                valid,
+                "egress policy on `{entry}`"
+            );
+            assert_eq!(loaded.is_ok(), valid, "configuration on `{entry}`");
+            if let Ok(settings) = loaded {
+                egress_client(&settings).unwrap_or_else(|e| panic!("`{entry}`: {e:#}"));
+            }
+        }
+    }
 }
