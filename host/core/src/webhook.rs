@@ -652,7 +652,7 @@ pub struct ClaimRequest<'a> {
 }
 
 /// What one fan-out pass did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct FanOut {
     /// Events read past the cursor.
     pub events: u32,
@@ -660,6 +660,9 @@ pub struct FanOut {
     pub deliveries: u32,
     /// Another pass would find more events right away.
     pub more: bool,
+    /// Deliveries created already claimed by the worker that asked (see
+    /// [`WebhookStore::fan_out_events`]), ready to send.
+    pub claimed: Vec<DeliveryJob>,
 }
 
 /// Webhook endpoints, deliveries and attempts.
@@ -733,7 +736,17 @@ pub trait WebhookStore: Send + Sync {
     /// (due at `now`) per enabled endpoint of the event's tenant that subscribes to its type,
     /// then advances the cursor — all in one transaction, so an event is fanned out exactly
     /// once. When another replica is fanning out right now, returns without waiting.
-    async fn fan_out_events(&self, limit: u32, now: Timestamp) -> StoreResult<FanOut>;
+    ///
+    /// With `claim`, up to `claim.limit` of the new deliveries (of endpoints not in
+    /// `claim.exclude`) are created already claimed by `claim.worker` until
+    /// `claim.lease_until` and returned ready to send, sparing a claim and a read of what was
+    /// just written; the others stay pending for any worker.
+    async fn fan_out_events(
+        &self,
+        limit: u32,
+        now: Timestamp,
+        claim: Option<&ClaimRequest<'_>>,
+    ) -> StoreResult<FanOut>;
     /// Claims due deliveries of enabled endpoints (oldest due first) for `request.worker` until
     /// `request.lease_until`. Replicas never get the same delivery while a lease holds.
     async fn claim_deliveries(&self, request: &ClaimRequest<'_>) -> StoreResult<Vec<DeliveryJob>>;

@@ -7,7 +7,10 @@
 //!   waiting. Endpoint rows are read `FOR KEY SHARE`, so a concurrent endpoint delete either
 //!   waits for the pass or is seen by it — never leaves deliveries behind.
 //! - **Claims** take due deliveries with `FOR UPDATE SKIP LOCKED` on PostgreSQL and mark them
-//!   with the worker and a lease; SQLite's single writer makes the same statement exclusive.
+//!   with the worker and a lease; SQLite's single writer makes the same statement exclusive. A
+//!   read comes first, so a poll that finds nothing due takes no write lock. The fan-out can
+//!   also insert fresh deliveries already claimed by the worker that runs it and hand them over
+//!   with their event and endpoint, sparing the claim and the read-back.
 //! - **Results** of a batch of attempts are written with a few multi-row statements, only for
 //!   deliveries the worker still holds. Lock order everywhere: endpoint row, then its
 //!   deliveries, then attempts (the order of an endpoint delete and its cascade).
@@ -259,21 +262,32 @@ fn event_json(row: &AnyRow) -> Result<Option<String>, StoreError> {
     let Some(id) = get::<Option<String>>(row, "e_id")? else {
         return Ok(None);
     };
-    let kind: String = get(row, "e_type")?;
-    let tenant: Option<String> = get(row, "e_tenant_id")?;
-    let data: String = get(row, "e_data")?;
-    let quoted = |text: &str| serde_json::to_string(text).expect("strings serialize");
-    Ok(Some(format!(
-        "{{\"id\":{},\"type\":{},\"occurred_at\":\"{}\",\"tenant_id\":{},\"data\":{data}}}",
-        quoted(&id),
-        quoted(&kind),
+    Ok(Some(event_json_text(
+        &id,
+        &get::<String>(row, "e_type")?,
         get_time(row, "e_occurred_at")?,
-        tenant.as_deref().map_or_else(|| "null".to_owned(), quoted),
+        get::<Option<String>>(row, "e_tenant_id")?.as_deref(),
+        &get::<String>(row, "e_data")?,
     )))
 }
 
+fn event_json_text(
+    id: &str,
+    kind: &str,
+    occurred_at: Timestamp,
+    tenant: Option<&str>,
+    data: &str,
+) -> String {
+    let quoted = |text: &str| serde_json::to_string(text).expect("strings serialize");
+    format!(
+        "{{\"id\":{},\"type\":{},\"occurred_at\":\"{occurred_at}\",\"tenant_id\":{},\"data\":{data}}}",
+        quoted(id),
+        quoted(kind),
+        tenant.map_or_else(|| "null".to_owned(), quoted),
+    )
+}
+
 fn job_from_row(row: &AnyRow) -> Result<DeliveryJob, StoreError> {
-    let transform: Option<String> = get(row, "w_transform")?;
     Ok(DeliveryJob {
         id: DeliveryId::from_stored(get(row, "id")?),
         tenant_id: TenantId::from_stored(get(row, "tenant_id")?),
@@ -282,62 +296,85 @@ fn job_from_row(row: &AnyRow) -> Result<DeliveryJob, StoreError> {
         attempts: count(row, "attempts")?,
         round_attempts: count(row, "round_attempts")?,
         event_json: event_json(row)?,
-        endpoint: JobEndpoint {
-            id: WebhookEndpointId::from_stored(get(row, "endpoint_id")?),
-            url: get(row, "w_url")?,
-            transform: transform
-                .map(|t| serde_json::from_str(&t))
-                .transpose()
-                .map_err(|e| StoreError::Corrupt(format!("column `transform`: {e}")))?,
-            rate_limit: get::<Option<i64>>(row, "w_rate_limit")?
-                .map(|n| n.clamp(0, u32::MAX.into()) as u32),
-            failing_since: get_opt_time(row, "w_failing_since")?,
-            secrets: EndpointSecrets {
-                current: Sealed::from_stored(get(row, "w_secret")?),
-                previous: get::<Option<String>>(row, "w_previous_secret")?.map(Sealed::from_stored),
-                previous_expires_at: get_opt_time(row, "w_previous_secret_expires_at")?,
-            },
+        endpoint: job_endpoint_from_row(row, "endpoint_id")?,
+    })
+}
+
+/// What a worker needs of an endpoint, from `w_`-prefixed columns (the id from `id_column`).
+fn job_endpoint_from_row(row: &AnyRow, id_column: &str) -> Result<JobEndpoint, StoreError> {
+    let transform: Option<String> = get(row, "w_transform")?;
+    Ok(JobEndpoint {
+        id: WebhookEndpointId::from_stored(get(row, id_column)?),
+        url: get(row, "w_url")?,
+        transform: transform
+            .map(|t| serde_json::from_str(&t))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("column `transform`: {e}")))?,
+        rate_limit: get::<Option<i64>>(row, "w_rate_limit")?
+            .map(|n| n.clamp(0, u32::MAX.into()) as u32),
+        failing_since: get_opt_time(row, "w_failing_since")?,
+        secrets: EndpointSecrets {
+            current: Sealed::from_stored(get(row, "w_secret")?),
+            previous: get::<Option<String>>(row, "w_previous_secret")?.map(Sealed::from_stored),
+            previous_expires_at: get_opt_time(row, "w_previous_secret_expires_at")?,
         },
     })
 }
 
+/// The `w_` columns [`job_endpoint_from_row`] reads, from `webhook_endpoints` aliased `w`.
+const JOB_ENDPOINT_COLUMNS: &str = "w.url AS w_url, w.transform AS w_transform, \
+     w.rate_limit AS w_rate_limit, w.failing_since AS w_failing_since, w.secret AS w_secret, \
+     w.previous_secret AS w_previous_secret, \
+     w.previous_secret_expires_at AS w_previous_secret_expires_at";
+
+/// Delivery ids for a batch: monotonic within it, so deliveries list in event order even
+/// within a millisecond.
+fn delivery_ids() -> impl FnMut() -> String {
+    let mut ids = ulid::Generator::new();
+    move || {
+        ids.generate().map_or_else(
+            |_| DeliveryId::generate().into_string(),
+            |u| format!("{}_{u}", DeliveryId::PREFIX),
+        )
+    }
+}
+
 /// A delivery to insert (fan-out and recovery).
 struct NewDelivery<'a> {
+    id: String,
     tenant_id: &'a str,
     endpoint_id: &'a str,
     event_id: &'a str,
     event_type: &'a str,
+    /// Inserted already claimed by this worker until this lease (the fan-out hands fresh
+    /// deliveries straight to the worker that created them).
+    claim: Option<(&'a str, Timestamp)>,
 }
 
 /// Inserts pending deliveries due at `now`. With `rearm`, an existing delivery of the same
 /// event and endpoint that is not pending becomes due again (a new round); otherwise it is
-/// left alone. Returns the rows inserted or re-armed.
+/// left alone. Returns the ids of the rows inserted or re-armed.
 async fn insert_deliveries(
     conn: &mut AnyConnection,
     anonymous: bool,
     rows: &[NewDelivery<'_>],
     now: Timestamp,
     rearm: bool,
-) -> Result<u64, StoreError> {
-    let mut affected = 0;
-    // Monotonic within the batch, so deliveries list in event order even within a millisecond.
-    let mut ids = ulid::Generator::new();
+) -> Result<Vec<String>, StoreError> {
+    let mut written = Vec::with_capacity(rows.len());
     for chunk in shaped(rows) {
         let mut stmt = Stmt::new(
             anonymous,
             "INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type, \
-             status, attempts, round_attempts, next_attempt_at, created_at) VALUES ",
+             status, attempts, round_attempts, next_attempt_at, created_at, claimed_by, \
+             lease_until) VALUES ",
         );
         for (i, row) in chunk.iter().enumerate() {
             if i > 0 {
                 stmt.push(", ");
             }
-            let id = ids.generate().map_or_else(
-                |_| DeliveryId::generate(),
-                |u| DeliveryId::from_stored(format!("{}_{u}", DeliveryId::PREFIX)),
-            );
             stmt.push("(")
-                .bind(id.into_string())
+                .bind(row.id.as_str())
                 .push(", ")
                 .bind(row.tenant_id)
                 .push(", ")
@@ -350,6 +387,10 @@ async fn insert_deliveries(
                 .bind(now)
                 .push(", ")
                 .bind(now)
+                .push(", ")
+                .bind(row.claim.map(|(worker, _)| worker))
+                .push(", ")
+                .bind(row.claim.map(|(_, lease)| lease))
                 .push(")");
         }
         if rearm {
@@ -362,10 +403,17 @@ async fn insert_deliveries(
         } else {
             stmt.push(" ON CONFLICT (event_id, endpoint_id) DO NOTHING");
         }
-        let result = stmt.query().execute(&mut *conn).await.map_err(interpret)?;
-        affected += result.rows_affected();
+        stmt.push(" RETURNING id");
+        let returned = stmt
+            .query()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(interpret)?;
+        for row in &returned {
+            written.push(get::<String>(row, "id")?);
+        }
     }
-    Ok(affected)
+    Ok(written)
 }
 
 /// `AND type = …` / `AND type LIKE 'family.%'` for an event-type filter on `column`.
@@ -406,6 +454,178 @@ fn push_page(stmt: &mut Stmt, column: &str, page: &PageRequest) {
         .bind(page.fetch_limit());
 }
 
+/// The delivery's status, next attempt and error after this attempt.
+fn delivery_outcome(record: &AttemptRecord) -> (DeliveryStatus, Option<Timestamp>, Option<&str>) {
+    match &record.next {
+        NextState::Succeeded => (DeliveryStatus::Succeeded, None, None),
+        NextState::Skipped { reason } => (DeliveryStatus::Skipped, None, Some(reason.as_str())),
+        NextState::Retry { at } => (
+            DeliveryStatus::Pending,
+            Some(*at),
+            record.attempt.error.as_deref(),
+        ),
+        NextState::Dead { reason } => (DeliveryStatus::Dead, None, Some(reason.as_str())),
+    }
+}
+
+/// Attempts and their deliveries' next states as one JSON array (see [`record_attempts_json`]).
+fn attempts_json(records: &[AttemptRecord]) -> String {
+    let rows: Vec<serde_json::Value> = records
+        .iter()
+        .map(|record| {
+            let a = &record.attempt;
+            let (status, next_at, error) = delivery_outcome(record);
+            serde_json::json!({
+                "attempt_id": a.id.as_str(),
+                "delivery_id": a.delivery_id.as_str(),
+                "tenant_id": a.tenant_id.as_str(),
+                "endpoint_id": a.endpoint_id.as_str(),
+                "attempt": a.attempt,
+                "started_at": a.started_at.unix_millis(),
+                "status": a.status.as_str(),
+                "latency_ms": a.latency_ms,
+                "response_status": a.response_status,
+                "response_body": a.response_body,
+                "error": a.error,
+                "delivery_status": status.as_str(),
+                "next_attempt_at": next_at.map(Timestamp::unix_millis),
+                "delivery_error": error,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(rows).to_string()
+}
+
+/// SQLite: each chunk as a VALUES list joined on the primary key.
+async fn record_attempts_values(
+    conn: &mut AnyConnection,
+    worker: &str,
+    records: &[AttemptRecord],
+) -> Result<(), StoreError> {
+    for chunk in shaped(records) {
+        let mut stmt = Stmt::new(
+            true,
+            "UPDATE webhook_deliveries SET status = v.column2, attempts = attempts + 1, \
+             round_attempts = round_attempts + 1, next_attempt_at = v.column3, \
+             last_attempt_at = v.column4, last_response_status = v.column5, \
+             last_error = v.column6, claimed_by = NULL, lease_until = NULL FROM (VALUES ",
+        );
+        for (i, record) in chunk.iter().enumerate() {
+            let a = &record.attempt;
+            let (status, next_at, error) = delivery_outcome(record);
+            if i > 0 {
+                stmt.push(", ");
+            }
+            stmt.push("(")
+                .cast(a.delivery_id.as_str(), "TEXT")
+                .push(", ")
+                .cast(status.as_str(), "TEXT")
+                .push(", ")
+                .cast(next_at, "BIGINT")
+                .push(", ")
+                .cast(a.started_at, "BIGINT")
+                .push(", ")
+                .cast(a.response_status.map(i64::from), "BIGINT")
+                .push(", ")
+                .cast(error, "TEXT")
+                .push(")");
+        }
+        stmt.push(
+            ") AS v WHERE webhook_deliveries.id = v.column1 AND webhook_deliveries.claimed_by = ",
+        )
+        .bind(worker);
+        stmt.query().execute(&mut *conn).await.map_err(interpret)?;
+
+        // Attempts of deliveries deleted meanwhile (endpoint deleted) are dropped.
+        let mut stmt = Stmt::new(
+            true,
+            &format!(
+                "INSERT INTO webhook_attempts ({ATTEMPT_COLUMNS}) SELECT v.column1, v.column2, \
+             v.column3, v.column4, v.column5, v.column6, v.column7, v.column8, v.column9, \
+             v.column10, v.column11 FROM (VALUES "
+            ),
+        );
+        for (i, record) in chunk.iter().enumerate() {
+            let a = &record.attempt;
+            if i > 0 {
+                stmt.push(", ");
+            }
+            stmt.push("(")
+                .cast(a.id.as_str(), "TEXT")
+                .push(", ")
+                .cast(a.delivery_id.as_str(), "TEXT")
+                .push(", ")
+                .cast(a.tenant_id.as_str(), "TEXT")
+                .push(", ")
+                .cast(a.endpoint_id.as_str(), "TEXT")
+                .push(", ")
+                .cast(i64::from(a.attempt), "BIGINT")
+                .push(", ")
+                .cast(a.started_at, "BIGINT")
+                .push(", ")
+                .cast(a.status.as_str(), "TEXT")
+                .push(", ")
+                .cast(i64::from(a.latency_ms), "BIGINT")
+                .push(", ")
+                .cast(a.response_status.map(i64::from), "BIGINT")
+                .push(", ")
+                .cast(a.response_body.as_deref(), "TEXT")
+                .push(", ")
+                .cast(a.error.as_deref(), "TEXT")
+                .push(")");
+        }
+        stmt.push(
+            ") AS v WHERE EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = v.column2)",
+        );
+        stmt.query().execute(&mut *conn).await.map_err(interpret)?;
+    }
+
+    Ok(())
+}
+
+/// PostgreSQL: the batch as one JSON parameter. PostgreSQL joins a long VALUES list by
+/// scanning the whole deliveries table (the cost grows with the table); a JSON recordset is
+/// joined by looking each delivery up by its key, in one statement shape of two binds.
+async fn record_attempts_json(
+    conn: &mut AnyConnection,
+    worker: &str,
+    records: &[AttemptRecord],
+) -> Result<(), StoreError> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let batch = attempts_json(records);
+    let from = "json_to_recordset($1::json) AS v(attempt_id text, delivery_id text, \
+         tenant_id text, endpoint_id text, attempt bigint, started_at bigint, status text, \
+         latency_ms bigint, response_status bigint, response_body text, error text, \
+         delivery_status text, next_attempt_at bigint, delivery_error text)";
+    sqlx::query(&format!(
+        "UPDATE webhook_deliveries SET status = v.delivery_status, \
+         attempts = attempts + 1, round_attempts = round_attempts + 1, \
+         next_attempt_at = v.next_attempt_at, last_attempt_at = v.started_at, \
+         last_response_status = v.response_status, last_error = v.delivery_error, \
+         claimed_by = NULL, lease_until = NULL FROM {from} \
+         WHERE webhook_deliveries.id = v.delivery_id AND webhook_deliveries.claimed_by = $2"
+    ))
+    .bind(&batch)
+    .bind(worker)
+    .execute(&mut *conn)
+    .await
+    .map_err(interpret)?;
+    // Attempts of deliveries deleted meanwhile (endpoint deleted) are dropped.
+    sqlx::query(&format!(
+        "INSERT INTO webhook_attempts ({ATTEMPT_COLUMNS}) SELECT v.attempt_id, v.delivery_id, \
+         v.tenant_id, v.endpoint_id, v.attempt, v.started_at, v.status, v.latency_ms, \
+         v.response_status, v.response_body, v.error FROM {from} \
+         WHERE EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = v.delivery_id)"
+    ))
+    .bind(&batch)
+    .execute(&mut *conn)
+    .await
+    .map_err(interpret)?;
+    Ok(())
+}
+
 impl SqlStore {
     fn is_postgres(&self) -> bool {
         self.backend_kind() == Backend::Postgres
@@ -419,19 +639,15 @@ impl SqlStore {
     async fn load_jobs(&self, ids: &[String]) -> StoreResult<Vec<DeliveryJob>> {
         let mut jobs = Vec::with_capacity(ids.len());
         for chunk in shaped(ids) {
-            let mut stmt = self.stmt(
+            let mut stmt = self.stmt(&format!(
                 "SELECT d.id, d.tenant_id, d.endpoint_id, d.event_id, d.event_type, d.attempts, \
                  d.round_attempts, e.id AS e_id, e.type AS e_type, e.occurred_at AS e_occurred_at, \
-                 e.tenant_id AS e_tenant_id, e.data AS e_data, w.url AS w_url, \
-                 w.transform AS w_transform, w.rate_limit AS w_rate_limit, \
-                 w.failing_since AS w_failing_since, w.secret AS w_secret, \
-                 w.previous_secret AS w_previous_secret, \
-                 w.previous_secret_expires_at AS w_previous_secret_expires_at \
+                 e.tenant_id AS e_tenant_id, e.data AS e_data, {JOB_ENDPOINT_COLUMNS} \
                  FROM webhook_deliveries d \
                  JOIN webhook_endpoints w ON w.id = d.endpoint_id \
                  LEFT JOIN events e ON e.id = d.event_id \
-                 WHERE d.id IN ",
-            );
+                 WHERE d.id IN "
+            ));
             stmt.list(chunk);
             let rows = stmt
                 .query()
@@ -652,7 +868,12 @@ impl WebhookStore for SqlStore {
         Ok(true)
     }
 
-    async fn fan_out_events(&self, limit: u32, now: Timestamp) -> StoreResult<FanOut> {
+    async fn fan_out_events(
+        &self,
+        limit: u32,
+        now: Timestamp,
+        claim: Option<&ClaimRequest<'_>>,
+    ) -> StoreResult<FanOut> {
         // A read first, so an idle pass never takes SQLite's writer or a PostgreSQL row lock.
         let head = sqlx::query(
             "SELECT (SELECT COALESCE(MAX(seq), 0) FROM events) AS head, \
@@ -682,9 +903,13 @@ impl WebhookStore for SqlStore {
             return Ok(FanOut::default());
         };
         let cursor = get_int(&row, "last_seq")?;
-        let events = sqlx::query(
-            "SELECT seq, id, type, tenant_id FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
-        )
+        // The whole event only when deliveries are claimed here: they are sent right away.
+        let events = sqlx::query(if claim.is_some() {
+            "SELECT seq, id, type, tenant_id, occurred_at, data FROM events WHERE seq > $1 \
+             ORDER BY seq LIMIT $2"
+        } else {
+            "SELECT seq, id, type, tenant_id FROM events WHERE seq > $1 ORDER BY seq LIMIT $2"
+        })
         .bind(cursor)
         .bind(i64::from(limit))
         .fetch_all(&mut *tx)
@@ -700,6 +925,8 @@ impl WebhookStore for SqlStore {
             id: String,
             kind: String,
             tenant: Option<String>,
+            /// `(occurred_at, data)` when claiming.
+            body: Option<(Timestamp, String)>,
         }
         let events = events
             .iter()
@@ -709,6 +936,10 @@ impl WebhookStore for SqlStore {
                     id: get(row, "id")?,
                     kind: get(row, "type")?,
                     tenant: get(row, "tenant_id")?,
+                    body: match claim {
+                        Some(_) => Some((get_time(row, "occurred_at")?, get(row, "data")?)),
+                        None => None,
+                    },
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -721,13 +952,20 @@ impl WebhookStore for SqlStore {
             tenant: String,
             types: Vec<String>,
             created_seq: i64,
+            /// What a worker needs, when claiming.
+            job: Option<JobEndpoint>,
         }
         let mut endpoints: Vec<Ep> = Vec::new();
         for chunk in tenants.chunks(CHUNK) {
-            let mut stmt = self.stmt(
-                "SELECT id, tenant_id, event_types, created_seq FROM webhook_endpoints \
-                 WHERE enabled <> 0 AND tenant_id IN ",
-            );
+            let mut stmt = self.stmt(&format!(
+                "SELECT w.id, w.tenant_id, w.event_types, w.created_seq{} \
+                 FROM webhook_endpoints w WHERE w.enabled <> 0 AND w.tenant_id IN ",
+                if claim.is_some() {
+                    format!(", {JOB_ENDPOINT_COLUMNS}")
+                } else {
+                    String::new()
+                }
+            ));
             stmt.list(chunk);
             if pg {
                 // Holds off a concurrent delete until this pass commits (see module docs).
@@ -740,42 +978,101 @@ impl WebhookStore for SqlStore {
                     tenant: get(row, "tenant_id")?,
                     types: get_json(row, "event_types")?,
                     created_seq: get_int(row, "created_seq")?,
+                    job: match claim {
+                        Some(_) => Some(job_endpoint_from_row(row, "id")?),
+                        None => None,
+                    },
                 });
             }
         }
 
+        let mut claimable = claim.map_or(0, |c| c.limit as usize);
+        let excluded = |endpoint: &str| {
+            claim.is_some_and(|c| c.exclude.iter().any(|e| e.as_str() == endpoint))
+        };
+        let mut next_id = delivery_ids();
         let mut rows = Vec::new();
+        // (index into `rows`, event, endpoint) of the deliveries claimed here.
+        let mut claimed = Vec::new();
         for event in &events {
             let Some(tenant) = event.tenant.as_deref() else {
                 continue;
             };
             for endpoint in endpoints.iter().filter(|e| e.tenant == tenant) {
                 if event.seq > endpoint.created_seq && wants(&endpoint.types, &event.kind) {
+                    let take = claimable > 0 && !excluded(&endpoint.id);
+                    if take {
+                        claimable -= 1;
+                        claimed.push((rows.len(), event, endpoint));
+                    }
                     rows.push(NewDelivery {
+                        id: next_id(),
                         tenant_id: tenant,
                         endpoint_id: &endpoint.id,
                         event_id: &event.id,
                         event_type: &event.kind,
+                        claim: claim.filter(|_| take).map(|c| (c.worker, c.lease_until)),
                     });
                 }
             }
         }
-        let created = insert_deliveries(&mut tx, !self.is_postgres(), &rows, now, false).await?;
+        let created = insert_deliveries(&mut tx, !pg, &rows, now, false).await?;
         sqlx::query("UPDATE webhook_fanout SET last_seq = $1 WHERE id = 1")
             .bind(last_seq)
             .execute(&mut *tx)
             .await
             .map_err(interpret)?;
         tx.commit().await.map_err(interpret)?;
+
+        // Only rows this pass inserted are handed out (never one that already existed).
+        let inserted: std::collections::HashSet<&str> =
+            created.iter().map(String::as_str).collect();
+        let claimed = claimed
+            .into_iter()
+            .filter(|(i, _, _)| inserted.contains(rows[*i].id.as_str()))
+            .filter_map(|(i, event, endpoint)| {
+                let (occurred_at, data) = event.body.as_ref()?;
+                Some(DeliveryJob {
+                    id: DeliveryId::from_stored(rows[i].id.clone()),
+                    tenant_id: TenantId::from_stored(rows[i].tenant_id.to_owned()),
+                    event_id: EventId::from_stored(event.id.clone()),
+                    event_type: event.kind.clone(),
+                    attempts: 0,
+                    round_attempts: 0,
+                    event_json: Some(event_json_text(
+                        &event.id,
+                        &event.kind,
+                        *occurred_at,
+                        event.tenant.as_deref(),
+                        data,
+                    )),
+                    endpoint: endpoint.job.clone()?,
+                })
+            })
+            .collect();
         Ok(FanOut {
             events: events.len() as u32,
-            deliveries: created as u32,
+            deliveries: created.len() as u32,
             more: events.len() as u32 >= limit,
+            claimed,
         })
     }
 
     async fn claim_deliveries(&self, request: &ClaimRequest<'_>) -> StoreResult<Vec<DeliveryJob>> {
         if request.limit == 0 {
+            return Ok(Vec::new());
+        }
+        // A read first: most polls find nothing due, and then take no write lock (SQLite's
+        // single writer serves the fan-out and the results meanwhile).
+        let due: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
+             AND (lease_until IS NULL OR lease_until <= $1) LIMIT 1",
+        )
+        .bind(request.now.unix_millis())
+        .fetch_optional(self.reader())
+        .await
+        .map_err(interpret)?;
+        if due.is_none() {
             return Ok(Vec::new());
         }
         let mut stmt = self.stmt("UPDATE webhook_deliveries SET claimed_by = ");
@@ -825,6 +1122,7 @@ impl WebhookStore for SqlStore {
         if records.is_empty() && health.is_empty() {
             return Ok(());
         }
+        let pg = self.is_postgres();
         let mut tx = self.writer().begin().await.map_err(interpret)?;
         // Endpoints first (a deleting transaction locks the endpoint before its deliveries, so
         // taking them in the other order could deadlock with it), one statement each in id
@@ -843,87 +1141,10 @@ impl WebhookStore for SqlStore {
         }
         // Then deliveries, then attempts: the attempt's foreign key finds a row this
         // transaction already holds, instead of taking a second lock on it.
-        for chunk in shaped(records) {
-            let mut stmt = self.stmt(
-                "UPDATE webhook_deliveries SET status = v.column2, attempts = attempts + 1, \
-                 round_attempts = round_attempts + 1, next_attempt_at = v.column3, \
-                 last_attempt_at = v.column4, last_response_status = v.column5, \
-                 last_error = v.column6, claimed_by = NULL, lease_until = NULL FROM (VALUES ",
-            );
-            for (i, record) in chunk.iter().enumerate() {
-                let a = &record.attempt;
-                let (status, next_at, error) = match &record.next {
-                    NextState::Succeeded => (DeliveryStatus::Succeeded, None, None),
-                    NextState::Skipped { reason } => {
-                        (DeliveryStatus::Skipped, None, Some(reason.as_str()))
-                    }
-                    NextState::Retry { at } => {
-                        (DeliveryStatus::Pending, Some(*at), a.error.as_deref())
-                    }
-                    NextState::Dead { reason } => {
-                        (DeliveryStatus::Dead, None, Some(reason.as_str()))
-                    }
-                };
-                if i > 0 {
-                    stmt.push(", ");
-                }
-                stmt.push("(")
-                    .cast(a.delivery_id.as_str(), "TEXT")
-                    .push(", ")
-                    .cast(status.as_str(), "TEXT")
-                    .push(", ")
-                    .cast(next_at, "BIGINT")
-                    .push(", ")
-                    .cast(a.started_at, "BIGINT")
-                    .push(", ")
-                    .cast(a.response_status.map(i64::from), "BIGINT")
-                    .push(", ")
-                    .cast(error, "TEXT")
-                    .push(")");
-            }
-            stmt.push(") AS v WHERE webhook_deliveries.id = v.column1 AND webhook_deliveries.claimed_by = ")
-                .bind(worker);
-            stmt.query().execute(&mut *tx).await.map_err(interpret)?;
-
-            // Attempts of deliveries deleted meanwhile (endpoint deleted) are dropped.
-            let mut stmt = self.stmt(&format!(
-                "INSERT INTO webhook_attempts ({ATTEMPT_COLUMNS}) SELECT v.column1, v.column2, \
-                 v.column3, v.column4, v.column5, v.column6, v.column7, v.column8, v.column9, \
-                 v.column10, v.column11 FROM (VALUES "
-            ));
-            for (i, record) in chunk.iter().enumerate() {
-                let a = &record.attempt;
-                if i > 0 {
-                    stmt.push(", ");
-                }
-                stmt.push("(")
-                    .cast(a.id.as_str(), "TEXT")
-                    .push(", ")
-                    .cast(a.delivery_id.as_str(), "TEXT")
-                    .push(", ")
-                    .cast(a.tenant_id.as_str(), "TEXT")
-                    .push(", ")
-                    .cast(a.endpoint_id.as_str(), "TEXT")
-                    .push(", ")
-                    .cast(i64::from(a.attempt), "BIGINT")
-                    .push(", ")
-                    .cast(a.started_at, "BIGINT")
-                    .push(", ")
-                    .cast(a.status.as_str(), "TEXT")
-                    .push(", ")
-                    .cast(i64::from(a.latency_ms), "BIGINT")
-                    .push(", ")
-                    .cast(a.response_status.map(i64::from), "BIGINT")
-                    .push(", ")
-                    .cast(a.response_body.as_deref(), "TEXT")
-                    .push(", ")
-                    .cast(a.error.as_deref(), "TEXT")
-                    .push(")");
-            }
-            stmt.push(
-                ") AS v WHERE EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = v.column2)",
-            );
-            stmt.query().execute(&mut *tx).await.map_err(interpret)?;
+        if pg {
+            record_attempts_json(&mut tx, worker, records).await?;
+        } else {
+            record_attempts_values(&mut tx, worker, records).await?;
         }
 
         tx.commit().await.map_err(interpret)
@@ -1183,17 +1404,22 @@ impl WebhookStore for SqlStore {
                 .iter()
                 .map(|row| Ok((get::<String>(row, "id")?, get::<String>(row, "type")?)))
                 .collect::<Result<Vec<_>, StoreError>>()?;
+            let mut next_id = delivery_ids();
             let wanted: Vec<NewDelivery<'_>> = events
                 .iter()
                 .filter(|(_, kind)| wants(&types, kind))
                 .map(|(id, kind)| NewDelivery {
+                    id: next_id(),
                     tenant_id: tenant.as_str(),
                     endpoint_id: endpoint.as_str(),
                     event_id: id,
                     event_type: kind,
+                    claim: None,
                 })
                 .collect();
-            total += insert_deliveries(&mut tx, !self.is_postgres(), &wanted, now, true).await?;
+            total += insert_deliveries(&mut tx, !self.is_postgres(), &wanted, now, true)
+                .await?
+                .len() as u64;
             if (rows.len() as i64) < RECOVER_PAGE {
                 break;
             }

@@ -6,9 +6,11 @@
 //! client to the same receiver with as many requests in flight as the worker sends one endpoint,
 //! measured right before and right after it in the same run (their mean). Zero loss is checked
 //! for every run (every event delivered, every signature valid, no delivery left unfinished).
+//! Last, the store's bookkeeping alone (no HTTP), per delivery: the ceiling it sets.
 //!
 //! `GATEHOUSE_BENCH_EVENTS` sets the events per run (default 20000), `GATEHOUSE_BENCH_ONLY`
-//! picks cases (`sqlite-none,postgres-cloudevents`, …); PostgreSQL comes from
+//! picks cases (`sqlite-none,postgres-cloudevents`, …), `GATEHOUSE_BENCH_PIPELINE_ONLY=1` leaves
+//! out the bare loops (to profile the pipeline alone); PostgreSQL comes from
 //! `GATEHOUSE_TEST_DATABASE_URL` (default the local server) and is skipped when unreachable.
 
 #![allow(clippy::print_stdout)]
@@ -30,6 +32,7 @@ use gatehouse_core::{
     change::Change,
     clock::SystemClock,
     event::Event,
+    id::AttemptId,
     id::TenantId,
     page::PageRequest,
     principal::Principal,
@@ -38,7 +41,10 @@ use gatehouse_core::{
     store::Store,
     sync::SyncStatus,
     tenant::{Tenant, TenantStatus},
-    webhook::{CreateEndpoint, DeliveryFilter, DeliveryStatus, Transform},
+    webhook::{
+        AttemptRecord, AttemptStatus, ClaimRequest, CreateEndpoint, DeliveryAttempt,
+        DeliveryFilter, DeliveryStatus, NextState, Transform,
+    },
 };
 use gatehouse_egress::{Allowlist, EgressClient, EgressConfig, EgressRequest};
 use gatehouse_plugin_host::{
@@ -261,6 +267,80 @@ async fn open(backend: Backend, dir: &std::path::Path) -> Option<SqlStore> {
     Some(store)
 }
 
+/// A tenant with one endpoint for `user.*` at `url` (with the cloudevents transform if asked);
+/// returns the tenant and the endpoint's signing secret.
+async fn tenant_with_endpoint(
+    store: &dyn Store,
+    webhooks: Webhooks,
+    url: &str,
+    with_transform: bool,
+) -> (Tenant, String) {
+    let principal = Principal::System { component: "bench" };
+    let context = AuditContext::default();
+    let now = Timestamp::now();
+    let tenant = Tenant {
+        id: TenantId::generate(),
+        name: "Bench".into(),
+        slug: "bench".into(),
+        domains: vec![],
+        status: TenantStatus::Active,
+        created_at: now,
+        updated_at: now,
+        sync: SyncStatus::pending(),
+    };
+    let change = Change::new(
+        "tenant.created",
+        &principal,
+        &context,
+        Some(&tenant.id),
+        now,
+    );
+    store.insert_tenant(&tenant, &change).await.unwrap();
+    let caller = Caller {
+        principal: &principal,
+        context: &context,
+        now,
+    };
+    let created = webhooks
+        .create(
+            store,
+            caller,
+            &tenant.id,
+            CreateEndpoint {
+                url: url.to_owned(),
+                description: None,
+                event_types: Some(vec!["user.*".into()]),
+                transform: with_transform.then(|| Transform {
+                    plugin: "gatehouse.cloudevents".into(),
+                    config: json!({}),
+                }),
+                rate_limit: None,
+                enabled: None,
+                secret: None,
+            },
+        )
+        .await
+        .unwrap();
+    (tenant, created.secret)
+}
+
+/// Commits `n` `user.created` events for `tenant`, [`BATCH`] per transaction.
+async fn commit_events(store: &dyn Store, tenant: &TenantId, n: usize) {
+    for first in (0..n).step_by(BATCH) {
+        let batch: Vec<Event> = (first..(first + BATCH).min(n))
+            .map(|i| {
+                Event::new(
+                    "user.created",
+                    Some(tenant.clone()),
+                    Timestamp::now(),
+                    data(i),
+                )
+            })
+            .collect();
+        store.append_events(&batch).await.unwrap();
+    }
+}
+
 async fn pipeline(
     backend: Backend,
     transformer: Option<Arc<CloudEvents>>,
@@ -279,59 +359,14 @@ async fn pipeline(
         None => Arc::new(gatehouse_webhooks::NoTransforms),
     };
     let sender = Sender::new(egress.clone(), transformer, Duration::from_secs(15));
-    let webhooks = Webhooks::new(sender.clone(), keyring.clone());
-    let principal = Principal::System { component: "bench" };
-    let context = AuditContext::default();
-    let now = Timestamp::now();
-    let tenant = Tenant {
-        id: TenantId::generate(),
-        name: "Bench".into(),
-        slug: "bench".into(),
-        domains: vec![],
-        status: TenantStatus::Active,
-        created_at: now,
-        updated_at: now,
-        sync: SyncStatus::pending(),
-    };
-    store
-        .insert_tenant(
-            &tenant,
-            &Change::new(
-                "tenant.created",
-                &principal,
-                &context,
-                Some(&tenant.id),
-                now,
-            ),
-        )
-        .await
-        .unwrap();
-    let caller = Caller {
-        principal: &principal,
-        context: &context,
-        now,
-    };
-    let created = webhooks
-        .create(
-            store.as_ref(),
-            caller,
-            &tenant.id,
-            CreateEndpoint {
-                url: url.to_owned(),
-                description: None,
-                event_types: Some(vec!["user.*".into()]),
-                transform: with_transform.then(|| Transform {
-                    plugin: "gatehouse.cloudevents".into(),
-                    config: json!({}),
-                }),
-                rate_limit: None,
-                enabled: None,
-                secret: None,
-            },
-        )
-        .await
-        .unwrap();
-    receiver.reset(Secret::parse(&created.secret).unwrap());
+    let (tenant, secret) = tenant_with_endpoint(
+        store.as_ref(),
+        Webhooks::new(sender.clone(), keyring.clone()),
+        url,
+        with_transform,
+    )
+    .await;
+    receiver.reset(Secret::parse(&secret).unwrap());
 
     let shutdown = CancellationToken::new();
     let config = WorkerConfig::new(
@@ -352,21 +387,7 @@ async fn pipeline(
     let running = tokio::spawn(worker.run(shutdown.clone()));
 
     let started = Instant::now();
-    let mut committed = 0;
-    while committed < n {
-        let batch: Vec<Event> = (committed..(committed + BATCH).min(n))
-            .map(|i| {
-                Event::new(
-                    "user.created",
-                    Some(tenant.id.clone()),
-                    Timestamp::now(),
-                    data(i),
-                )
-            })
-            .collect();
-        store.append_events(&batch).await.unwrap();
-        committed += batch.len();
-    }
+    commit_events(store.as_ref(), &tenant.id, n).await;
     let commit_elapsed = started.elapsed();
     while receiver.unique() < n {
         assert!(
@@ -422,9 +443,81 @@ async fn pipeline(
     })
 }
 
+/// The store's share alone: `n` events committed, fanned out with the deliveries claimed on
+/// the spot, and each recorded as delivered — no HTTP, one task, so it is the serial cost of a
+/// delivery's bookkeeping (per delivery, in µs) and the ceiling it puts on the pipeline.
+async fn bookkeeping(backend: Backend, n: usize) -> Option<f64> {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = open(backend, dir.path()).await?;
+    let store: Arc<dyn Store> = Arc::new(sql.clone());
+    let keyring = Arc::new(Keyring::new(MasterKey::generate(), vec![]));
+    let sender = Sender::new(
+        EgressClient::new(EgressConfig::default()).unwrap(),
+        Arc::new(gatehouse_webhooks::NoTransforms),
+        Duration::from_secs(15),
+    );
+    let (tenant, _) = tenant_with_endpoint(
+        store.as_ref(),
+        Webhooks::new(sender, keyring),
+        "https://hooks.example.com/in",
+        false,
+    )
+    .await;
+    let now = Timestamp::now();
+    while store.fan_out_events(500, now, None).await.unwrap().events > 0 {}
+
+    let started = Instant::now();
+    commit_events(store.as_ref(), &tenant.id, n).await;
+    let mut recorded = 0;
+    loop {
+        let now = Timestamp::now();
+        let claim = ClaimRequest {
+            worker: "bench",
+            now,
+            lease_until: now.plus(Duration::from_secs(60)),
+            limit: 256,
+            exclude: &[],
+        };
+        let pass = store.fan_out_events(256, now, Some(&claim)).await.unwrap();
+        if pass.events == 0 {
+            break;
+        }
+        let records: Vec<AttemptRecord> = pass
+            .claimed
+            .iter()
+            .map(|job| AttemptRecord {
+                attempt: DeliveryAttempt {
+                    id: AttemptId::generate(),
+                    delivery_id: job.id.clone(),
+                    tenant_id: job.tenant_id.clone(),
+                    endpoint_id: job.endpoint.id.clone(),
+                    attempt: 1,
+                    started_at: now,
+                    status: AttemptStatus::Succeeded,
+                    latency_ms: 1,
+                    response_status: Some(204),
+                    response_body: None,
+                    error: None,
+                },
+                next: NextState::Succeeded,
+            })
+            .collect();
+        store.record_attempts("bench", &records, &[]).await.unwrap();
+        recorded += records.len();
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(recorded, n, "every event fanned out, claimed and recorded");
+    if backend == Backend::Postgres {
+        sql.drop_schema().await.unwrap();
+    }
+    sql.close().await;
+    Some(elapsed.as_secs_f64() * 1e6 / n as f64)
+}
+
 fn main() {
     // e.g. `sqlite-none,postgres-cloudevents`; all four cases by default.
     let only = std::env::var("GATEHOUSE_BENCH_ONLY").ok();
+    let pipeline_only = std::env::var("GATEHOUSE_BENCH_PIPELINE_ONLY").is_ok_and(|v| v == "1");
     let n: usize = std::env::var("GATEHOUSE_BENCH_EVENTS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -448,7 +541,9 @@ fn main() {
         let plugin = tokio::task::spawn_blocking(cloudevents).await.unwrap();
 
         // Warm up connections, allocators and the plugin's code.
-        bare_loop(&egress, &url, &receiver, 2_000).await;
+        if !pipeline_only {
+            bare_loop(&egress, &url, &receiver, 2_000).await;
+        }
 
         println!(
             "{n} events per run; {} requests in flight to the receiver; it verifies every signature",
@@ -468,12 +563,16 @@ fn main() {
                     continue;
                 }
                 // The bare loop right before and right after, averaged: the machine is shared.
-                let before = bare_loop(&egress, &url, &receiver, n / 2).await;
+                let baseline = async || match pipeline_only {
+                    true => f64::NAN,
+                    false => bare_loop(&egress, &url, &receiver, n / 2).await,
+                };
+                let before = baseline().await;
                 let Some(run) = pipeline(backend, transform.then(|| plugin.clone()), &egress, &url, &receiver, n).await else {
                     println!("| postgres | – | skipped: PostgreSQL unreachable | | | | |");
                     break;
                 };
-                let after = bare_loop(&egress, &url, &receiver, n / 2).await;
+                let after = baseline().await;
                 let bare = (before + after) / 2.0;
                 println!(
                     "| {} | {} | {:.0} | {:.0} | {:.2}× | {:.0} | {} |",
@@ -485,6 +584,18 @@ fn main() {
                     run.commit_rate,
                     run.duplicates,
                 );
+            }
+        }
+        println!();
+        println!("Bookkeeping alone (commit, fan-out with claim, record; no HTTP), serially:");
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            let name = if backend == Backend::Sqlite { "sqlite" } else { "postgres" };
+            if only.as_ref().is_some_and(|only| !only.contains(name)) {
+                continue;
+            }
+            match bookkeeping(backend, n).await {
+                Some(us) => println!("- {name}: {us:.1} µs per delivery ({:.0}/s)", 1e6 / us),
+                None => println!("- {name}: skipped: unreachable"),
             }
         }
     });

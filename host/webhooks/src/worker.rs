@@ -1,5 +1,5 @@
-//! The delivery worker: fans events out into deliveries, claims due deliveries, attempts them
-//! concurrently, and records the results in batches. Any number of workers (one per replica)
+//! The delivery worker: claims due deliveries, fans fresh events out into deliveries that it
+//! takes on the spot, attempts them concurrently, and records the results in batches. Any number of workers (one per replica)
 //! share one database: the fan-out runs on one of them at a time, claims are exclusive with a
 //! lease, and a worker that dies mid-attempt leaves leases that expire, so its deliveries are
 //! retried elsewhere (at least once, never lost).
@@ -28,7 +28,7 @@ use gatehouse_core::{
     store::Store,
     webhook::{
         AttemptRecord, AttemptStatus, ClaimRequest, DeliveryAttempt, DeliveryJob, EndpointHealth,
-        EndpointSecrets, NextState,
+        EndpointSecrets, FanOut, NextState,
     },
 };
 use rand::Rng;
@@ -59,7 +59,8 @@ pub struct WorkerConfig {
     pub endpoint_concurrency: usize,
     /// Deliveries claimed per query.
     pub claim_batch: u32,
-    /// Events fanned out per transaction.
+    /// Events fanned out per transaction, at most as many as the worker has free slots: the
+    /// fan-out hands the deliveries it creates straight to the worker.
     pub fan_out_batch: u32,
     /// Polling interval when idle: starts at `min`, doubles up to `max`.
     pub idle_poll: (Duration, Duration),
@@ -279,6 +280,8 @@ impl Worker {
         let mut idle = min_idle;
         let mut next_heartbeat = Instant::now();
         let mut next_purge = Instant::now() + Duration::from_secs(60);
+        let mut last_claim = Instant::now();
+        let mut claim_again = true;
         tracing::info!(worker = %inner.id, "webhook delivery worker started");
 
         while !shutdown.is_cancelled() {
@@ -295,43 +298,36 @@ impl Worker {
 
             let mut busy = false;
             let mut failed = false;
-            match inner
-                .store
-                .fan_out_events(config.fan_out_batch, inner.clock.now())
-                .await
-            {
-                Ok(pass) => busy |= pass.more,
-                Err(err) => {
-                    tracing::warn!(%err, "webhook fan-out failed; retrying");
-                    failed = true;
-                }
-            }
-            let free = inner
-                .slots
-                .available_permits()
-                .min(config.claim_batch as usize);
-            if free > 0 {
+            // Due deliveries first (retries, expired leases, the fan-out's overflow), oldest
+            // first; then fresh events, fanned out straight into this worker's free slots. A
+            // stream of fresh events thus never queries for due deliveries more than every
+            // `idle_poll.0`, while anything left pending is picked up on the next pass.
+            let free = inner.free_slots();
+            if free > 0 && (claim_again || last_claim.elapsed() >= min_idle) {
+                last_claim = Instant::now();
                 match inner.claim(free).await {
                     Ok(jobs) => {
-                        busy |= jobs.len() == free;
-                        let claimed_at = Instant::now();
-                        for job in jobs {
-                            let slot = inner
-                                .slots
-                                .clone()
-                                .try_acquire_owned()
-                                .expect("only this loop takes slots, and it counted them");
-                            let span = tracing::debug_span!("webhook_delivery", delivery = %job.id, endpoint = %job.endpoint.id, attempt = job.attempts + 1);
-                            tokio::spawn(
-                                inner
-                                    .clone()
-                                    .run_job(job, slot, claimed_at, results.clone())
-                                    .instrument(span),
-                            );
-                        }
+                        claim_again = jobs.len() == free;
+                        busy |= claim_again;
+                        inner.dispatch(jobs, &results);
                     }
                     Err(err) => {
                         tracing::warn!(%err, "claiming webhook deliveries failed; retrying");
+                        failed = true;
+                    }
+                }
+            }
+            // With no free slot, events wait in the feed for a worker with room.
+            let free = inner.free_slots();
+            if free > 0 {
+                match inner.fan_out(free).await {
+                    Ok(pass) => {
+                        busy |= pass.more;
+                        claim_again |= pass.deliveries as usize > pass.claimed.len();
+                        inner.dispatch(pass.claimed, &results);
+                    }
+                    Err(err) => {
+                        tracing::warn!(%err, "webhook fan-out failed; retrying");
                         failed = true;
                     }
                 }
@@ -403,16 +399,25 @@ impl Inner {
             .clone()
     }
 
+    fn free_slots(&self) -> usize {
+        self.slots
+            .available_permits()
+            .min(self.config.claim_batch as usize)
+    }
+
+    /// Endpoints a claim should leave out right now.
+    fn blocked_endpoints(&self) -> Vec<WebhookEndpointId> {
+        let (now, clock) = (Instant::now(), self.clock.now());
+        let gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        gates
+            .iter()
+            .filter(|(_, gate)| gate.blocked(now, clock))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
     async fn claim(&self, limit: usize) -> Result<Vec<DeliveryJob>, gatehouse_core::StoreError> {
-        let exclude: Vec<WebhookEndpointId> = {
-            let (now, clock) = (Instant::now(), self.clock.now());
-            let gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
-            gates
-                .iter()
-                .filter(|(_, gate)| gate.blocked(now, clock))
-                .map(|(id, _)| id.clone())
-                .collect()
-        };
+        let exclude = self.blocked_endpoints();
         let now = self.clock.now();
         self.store
             .claim_deliveries(&ClaimRequest {
@@ -423,6 +428,41 @@ impl Inner {
                 exclude: &exclude,
             })
             .await
+    }
+
+    /// Fans out up to `free` events, claiming up to `free` of the deliveries created.
+    async fn fan_out(&self, free: usize) -> Result<FanOut, gatehouse_core::StoreError> {
+        let exclude = self.blocked_endpoints();
+        let now = self.clock.now();
+        let limit = u32::try_from(free).unwrap_or(u32::MAX);
+        let claim = ClaimRequest {
+            worker: &self.id,
+            now,
+            lease_until: now.plus(self.config.lease),
+            limit,
+            exclude: &exclude,
+        };
+        self.store
+            .fan_out_events(limit.min(self.config.fan_out_batch), now, Some(&claim))
+            .await
+    }
+
+    /// Starts an attempt for each claimed job, each holding one of this worker's slots.
+    fn dispatch(self: &Arc<Self>, jobs: Vec<DeliveryJob>, results: &mpsc::Sender<Done>) {
+        let claimed_at = Instant::now();
+        for job in jobs {
+            let slot = self
+                .slots
+                .clone()
+                .try_acquire_owned()
+                .expect("only the run loop takes slots, and it counted them");
+            let span = tracing::debug_span!("webhook_delivery", delivery = %job.id, endpoint = %job.endpoint.id, attempt = job.attempts + 1);
+            tokio::spawn(
+                self.clone()
+                    .run_job(job, slot, claimed_at, results.clone())
+                    .instrument(span),
+            );
+        }
     }
 
     async fn run_job(

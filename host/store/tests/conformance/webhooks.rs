@@ -73,7 +73,7 @@ async fn emit(s: &SqlStore, tenant: Option<&TenantId>, kinds: &[&str]) -> Vec<Ev
 async fn drain(s: &SqlStore) -> u32 {
     let mut created = 0;
     loop {
-        let pass = s.fan_out_events(100, Timestamp::now()).await.unwrap();
+        let pass = s.fan_out_events(100, Timestamp::now(), None).await.unwrap();
         created += pass.deliveries;
         if pass.events == 0 {
             return created;
@@ -462,6 +462,103 @@ async fn fan_out_creates_one_delivery_per_matching_enabled_endpoint_once() {
                 .unwrap()
                 .is_none()
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn fan_out_can_hand_what_it_creates_straight_to_a_worker() {
+    for_each_backend(|b| async move {
+        let s = &b.store;
+        let t = new_tenant(s, "fan-claim").await;
+        let first = add_endpoint(s, &t, &["user.*"]).await;
+        let second = add_endpoint(s, &t, &["user.*"]).await;
+        let blocked = add_endpoint(s, &t, &["user.*"]).await;
+        drain(s).await;
+        let events = emit(
+            s,
+            Some(&t),
+            &["user.created", "user.updated", "user.deleted"],
+        )
+        .await;
+
+        let now = Timestamp::now();
+        let exclude = [blocked.id.clone()];
+        let pass = s
+            .fan_out_events(
+                100,
+                now,
+                Some(&ClaimRequest {
+                    worker: "w1",
+                    now,
+                    lease_until: now.plus(60 * SEC),
+                    limit: 4,
+                    exclude: &exclude,
+                }),
+            )
+            .await
+            .unwrap();
+        assert_eq!((pass.events, pass.deliveries), (3, 9), "{}", b.name);
+        assert_eq!(pass.claimed.len(), 4, "up to the limit: {}", b.name);
+        assert!(
+            pass.claimed.iter().all(|j| j.endpoint.id != blocked.id),
+            "never for an excluded endpoint: {}",
+            b.name
+        );
+        for job in &pass.claimed {
+            let event = events.iter().find(|e| e.id == job.event_id).unwrap();
+            let sent: serde_json::Value =
+                serde_json::from_str(job.event_json.as_deref().unwrap()).unwrap();
+            assert_eq!(sent, serde_json::to_value(event).unwrap(), "{}", b.name);
+            assert_eq!((job.attempts, job.round_attempts), (0, 0));
+            assert_eq!(job.tenant_id, t);
+            assert_eq!(
+                job.endpoint.secrets.current,
+                Sealed::from_stored(format!("sealed-{}", job.endpoint.id)),
+                "{}",
+                b.name
+            );
+            assert!([&first.id, &second.id].contains(&&job.endpoint.id));
+        }
+
+        // The rest are pending for anyone; the claimed ones are held until their lease ends.
+        let others = claim(s, "w2", now, 100).await;
+        assert_eq!(others.len(), 5, "{}", b.name);
+        let handed: HashSet<_> = pass.claimed.iter().map(|j| j.id.clone()).collect();
+        assert!(others.iter().all(|j| !handed.contains(&j.id)));
+        assert_eq!(
+            others
+                .iter()
+                .filter(|j| j.endpoint.id == blocked.id)
+                .count(),
+            3,
+            "{}",
+            b.name
+        );
+
+        // The holder records a result like for any claim.
+        let done = &pass.claimed[0];
+        s.record_attempts(
+            "w1",
+            &[AttemptRecord {
+                attempt: attempt(done, AttemptStatus::Succeeded, now),
+                next: NextState::Succeeded,
+            }],
+            &[],
+        )
+        .await
+        .unwrap();
+        let stored = s.get_delivery(&t, &done.id).await.unwrap().unwrap();
+        assert_eq!(stored.status, DeliveryStatus::Succeeded, "{}", b.name);
+
+        // After the lease, another worker claims the unfinished ones: exactly the same jobs.
+        let later = now.plus(120 * SEC);
+        let mut retaken = claim(s, "w3", later, 100).await;
+        retaken.retain(|j| handed.contains(&j.id));
+        retaken.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut expected: Vec<DeliveryJob> = pass.claimed[1..].to_vec();
+        expected.sort_by(|a, b| a.id.cmp(&b.id));
+        assert_eq!(retaken, expected, "{}", b.name);
     })
     .await;
 }
@@ -1091,7 +1188,7 @@ async fn endpoint_churn_with_concurrent_events_fan_out_and_results_does_not_dead
                 let s = store.clone();
                 tokio::spawn(async move {
                     for _ in 0..200 {
-                        s.fan_out_events(20, Timestamp::now()).await.unwrap();
+                        s.fan_out_events(20, Timestamp::now(), None).await.unwrap();
                     }
                 })
             };
