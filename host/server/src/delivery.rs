@@ -84,20 +84,20 @@ fn egress_client(settings: &Settings) -> anyhow::Result<EgressClient> {
 mod tests {
     use super::*;
 
+    /// Settings loaded from the environment with `GATEHOUSE_EGRESS_ALLOW=allow`.
+    fn with_egress_allow(allow: &str) -> Result<Settings, gatehouse_config::ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let env = [
+            ("GATEHOUSE_DATA_DIR", dir.path().display().to_string()),
+            ("GATEHOUSE_EGRESS_ALLOW", allow.to_owned()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v));
+        gatehouse_config::load_from(None, &env)
+    }
+
     #[test]
     fn single_address_allowlist_entries_stay_exact() {
-        let dir = tempfile::tempdir().unwrap();
-        let env = vec![
-            (
-                "GATEHOUSE_DATA_DIR".to_owned(),
-                dir.path().display().to_string(),
-            ),
-            (
-                "GATEHOUSE_EGRESS_ALLOW".to_owned(),
-                "169.254.169.254, 10.0.0.0/8, hooks.internal".to_owned(),
-            ),
-        ];
-        let settings = gatehouse_config::load_from(None, &env).unwrap();
+        let settings = with_egress_allow("169.254.169.254, 10.0.0.0/8, hooks.internal").unwrap();
         let client = egress_client(&settings).unwrap();
         assert!(
             client.validate_url("http://169.254.169.254/").is_ok(),
@@ -128,15 +128,7 @@ mod tests {
             ("bad..label", false),
         ];
         for (entry, valid) in entries {
-            let dir = tempfile::tempdir().unwrap();
-            let env = vec![
-                (
-                    "GATEHOUSE_DATA_DIR".to_owned(),
-                    dir.path().display().to_string(),
-                ),
-                ("GATEHOUSE_EGRESS_ALLOW".to_owned(), entry.to_owned()),
-            ];
-            let loaded = gatehouse_config::load_from(None, &env);
+            let loaded = with_egress_allow(entry);
             assert_eq!(
                 Allowlist::parse(entry).is_ok(),
                 valid,

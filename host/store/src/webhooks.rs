@@ -903,13 +903,11 @@ impl WebhookStore for SqlStore {
             return Ok(FanOut::default());
         };
         let cursor = get_int(&row, "last_seq")?;
-        // The whole event only when deliveries are claimed here: they are sent right away.
-        let events = sqlx::query(if claim.is_some() {
+        // Whole events and endpoints: the deliveries claimed here are sent right away.
+        let events = sqlx::query(
             "SELECT seq, id, type, tenant_id, occurred_at, data FROM events WHERE seq > $1 \
-             ORDER BY seq LIMIT $2"
-        } else {
-            "SELECT seq, id, type, tenant_id FROM events WHERE seq > $1 ORDER BY seq LIMIT $2"
-        })
+             ORDER BY seq LIMIT $2",
+        )
         .bind(cursor)
         .bind(i64::from(limit))
         .fetch_all(&mut *tx)
@@ -925,8 +923,8 @@ impl WebhookStore for SqlStore {
             id: String,
             kind: String,
             tenant: Option<String>,
-            /// `(occurred_at, data)` when claiming.
-            body: Option<(Timestamp, String)>,
+            occurred_at: Timestamp,
+            data: String,
         }
         let events = events
             .iter()
@@ -936,10 +934,8 @@ impl WebhookStore for SqlStore {
                     id: get(row, "id")?,
                     kind: get(row, "type")?,
                     tenant: get(row, "tenant_id")?,
-                    body: match claim {
-                        Some(_) => Some((get_time(row, "occurred_at")?, get(row, "data")?)),
-                        None => None,
-                    },
+                    occurred_at: get_time(row, "occurred_at")?,
+                    data: get(row, "data")?,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -948,23 +944,16 @@ impl WebhookStore for SqlStore {
         tenants.dedup();
 
         struct Ep {
-            id: String,
             tenant: String,
             types: Vec<String>,
             created_seq: i64,
-            /// What a worker needs, when claiming.
-            job: Option<JobEndpoint>,
+            job: JobEndpoint,
         }
         let mut endpoints: Vec<Ep> = Vec::new();
         for chunk in tenants.chunks(CHUNK) {
             let mut stmt = self.stmt(&format!(
-                "SELECT w.id, w.tenant_id, w.event_types, w.created_seq{} \
-                 FROM webhook_endpoints w WHERE w.enabled <> 0 AND w.tenant_id IN ",
-                if claim.is_some() {
-                    format!(", {JOB_ENDPOINT_COLUMNS}")
-                } else {
-                    String::new()
-                }
+                "SELECT w.id, w.tenant_id, w.event_types, w.created_seq, {JOB_ENDPOINT_COLUMNS} \
+                 FROM webhook_endpoints w WHERE w.enabled <> 0 AND w.tenant_id IN "
             ));
             stmt.list(chunk);
             if pg {
@@ -974,22 +963,17 @@ impl WebhookStore for SqlStore {
             let rows = stmt.query().fetch_all(&mut *tx).await.map_err(interpret)?;
             for row in &rows {
                 endpoints.push(Ep {
-                    id: get(row, "id")?,
                     tenant: get(row, "tenant_id")?,
                     types: get_json(row, "event_types")?,
                     created_seq: get_int(row, "created_seq")?,
-                    job: match claim {
-                        Some(_) => Some(job_endpoint_from_row(row, "id")?),
-                        None => None,
-                    },
+                    job: job_endpoint_from_row(row, "id")?,
                 });
             }
         }
 
         let mut claimable = claim.map_or(0, |c| c.limit as usize);
-        let excluded = |endpoint: &str| {
-            claim.is_some_and(|c| c.exclude.iter().any(|e| e.as_str() == endpoint))
-        };
+        let excluded =
+            |endpoint: &WebhookEndpointId| claim.is_some_and(|c| c.exclude.contains(endpoint));
         let mut next_id = delivery_ids();
         let mut rows = Vec::new();
         // (index into `rows`, event, endpoint) of the deliveries claimed here.
@@ -1000,7 +984,7 @@ impl WebhookStore for SqlStore {
             };
             for endpoint in endpoints.iter().filter(|e| e.tenant == tenant) {
                 if event.seq > endpoint.created_seq && wants(&endpoint.types, &event.kind) {
-                    let take = claimable > 0 && !excluded(&endpoint.id);
+                    let take = claimable > 0 && !excluded(&endpoint.job.id);
                     if take {
                         claimable -= 1;
                         claimed.push((rows.len(), event, endpoint));
@@ -1008,7 +992,7 @@ impl WebhookStore for SqlStore {
                     rows.push(NewDelivery {
                         id: next_id(),
                         tenant_id: tenant,
-                        endpoint_id: &endpoint.id,
+                        endpoint_id: endpoint.job.id.as_str(),
                         event_id: &event.id,
                         event_type: &event.kind,
                         claim: claim.filter(|_| take).map(|c| (c.worker, c.lease_until)),
@@ -1030,24 +1014,21 @@ impl WebhookStore for SqlStore {
         let claimed = claimed
             .into_iter()
             .filter(|(i, _, _)| inserted.contains(rows[*i].id.as_str()))
-            .filter_map(|(i, event, endpoint)| {
-                let (occurred_at, data) = event.body.as_ref()?;
-                Some(DeliveryJob {
-                    id: DeliveryId::from_stored(rows[i].id.clone()),
-                    tenant_id: TenantId::from_stored(rows[i].tenant_id.to_owned()),
-                    event_id: EventId::from_stored(event.id.clone()),
-                    event_type: event.kind.clone(),
-                    attempts: 0,
-                    round_attempts: 0,
-                    event_json: Some(event_json_text(
-                        &event.id,
-                        &event.kind,
-                        *occurred_at,
-                        event.tenant.as_deref(),
-                        data,
-                    )),
-                    endpoint: endpoint.job.clone()?,
-                })
+            .map(|(i, event, endpoint)| DeliveryJob {
+                id: DeliveryId::from_stored(rows[i].id.clone()),
+                tenant_id: TenantId::from_stored(rows[i].tenant_id.to_owned()),
+                event_id: EventId::from_stored(event.id.clone()),
+                event_type: event.kind.clone(),
+                attempts: 0,
+                round_attempts: 0,
+                event_json: Some(event_json_text(
+                    &event.id,
+                    &event.kind,
+                    event.occurred_at,
+                    event.tenant.as_deref(),
+                    &event.data,
+                )),
+                endpoint: endpoint.job.clone(),
             })
             .collect();
         Ok(FanOut {

@@ -1,8 +1,8 @@
 //! The delivery worker: claims due deliveries, fans fresh events out into deliveries that it
-//! takes on the spot, attempts them concurrently, and records the results in batches. Any number of workers (one per replica)
-//! share one database: the fan-out runs on one of them at a time, claims are exclusive with a
-//! lease, and a worker that dies mid-attempt leaves leases that expire, so its deliveries are
-//! retried elsewhere (at least once, never lost).
+//! takes on the spot, attempts them concurrently, and records the results in batches. Any
+//! number of workers (one per replica) share one database: the fan-out runs on one of them at a
+//! time, claims are exclusive with a lease, and a worker that dies mid-attempt leaves leases
+//! that expire, so its deliveries are retried elsewhere (at least once, never lost).
 //!
 //! Per endpoint, a worker limits concurrent requests, spaces them to the endpoint's rate limit
 //! (shared out between live workers) and pauses after a `Retry-After`; endpoints it cannot
@@ -57,11 +57,9 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     /// Requests in flight to one endpoint at once.
     pub endpoint_concurrency: usize,
-    /// Deliveries claimed per query.
-    pub claim_batch: u32,
-    /// Events fanned out per transaction, at most as many as the worker has free slots: the
+    /// Deliveries claimed, or events fanned out, per query — at most the free slots: the
     /// fan-out hands the deliveries it creates straight to the worker.
-    pub fan_out_batch: u32,
+    pub claim_batch: u32,
     /// Polling interval when idle: starts at `min`, doubles up to `max`.
     pub idle_poll: (Duration, Duration),
     /// How long a claim holds. An attempt that could not start well within it is given back
@@ -85,7 +83,6 @@ impl WorkerConfig {
             concurrency: 256,
             endpoint_concurrency: 64,
             claim_batch: 256,
-            fan_out_batch: 500,
             idle_poll: (Duration::from_millis(20), Duration::from_millis(250)),
             lease: timeout * 2 + Duration::from_secs(10),
             retention: None,
@@ -416,34 +413,35 @@ impl Inner {
             .collect()
     }
 
+    /// A claim of up to `limit` deliveries for this worker, leaving out `exclude`.
+    fn claim_request<'a>(
+        &'a self,
+        limit: usize,
+        exclude: &'a [WebhookEndpointId],
+    ) -> ClaimRequest<'a> {
+        let now = self.clock.now();
+        ClaimRequest {
+            worker: &self.id,
+            now,
+            lease_until: now.plus(self.config.lease),
+            limit: u32::try_from(limit).unwrap_or(u32::MAX),
+            exclude,
+        }
+    }
+
     async fn claim(&self, limit: usize) -> Result<Vec<DeliveryJob>, gatehouse_core::StoreError> {
         let exclude = self.blocked_endpoints();
-        let now = self.clock.now();
         self.store
-            .claim_deliveries(&ClaimRequest {
-                worker: &self.id,
-                now,
-                lease_until: now.plus(self.config.lease),
-                limit: u32::try_from(limit).unwrap_or(u32::MAX),
-                exclude: &exclude,
-            })
+            .claim_deliveries(&self.claim_request(limit, &exclude))
             .await
     }
 
     /// Fans out up to `free` events, claiming up to `free` of the deliveries created.
     async fn fan_out(&self, free: usize) -> Result<FanOut, gatehouse_core::StoreError> {
         let exclude = self.blocked_endpoints();
-        let now = self.clock.now();
-        let limit = u32::try_from(free).unwrap_or(u32::MAX);
-        let claim = ClaimRequest {
-            worker: &self.id,
-            now,
-            lease_until: now.plus(self.config.lease),
-            limit,
-            exclude: &exclude,
-        };
+        let claim = self.claim_request(free, &exclude);
         self.store
-            .fan_out_events(limit.min(self.config.fan_out_batch), now, Some(&claim))
+            .fan_out_events(claim.limit, claim.now, Some(&claim))
             .await
     }
 

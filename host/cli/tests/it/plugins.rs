@@ -9,16 +9,14 @@
 //! the package `gatehouse plugin build` produced.
 
 use std::{
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    time::Duration,
 };
 
 use gatehouse_plugin_host::package;
 use serde_json::{Value, json};
 
-use crate::{gatehouse, text};
+use crate::{gatehouse, spawn_serve, text};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -38,27 +36,14 @@ impl Drop for Served {
 
 fn serve(data: &Path) -> Served {
     let token = format!("ghk_test_{}", ulid::Ulid::new());
-    let mut child = gatehouse()
-        .args(["serve"])
-        .env("GATEHOUSE_DATA_DIR", data)
-        .env("GATEHOUSE_LISTEN", "127.0.0.1:0")
-        .env("GATEHOUSE_BOOTSTRAP_TOKEN", &token)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start gatehouse serve");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.trim().strip_prefix("Gatehouse is running on ") {
-                let _ = tx.send(addr.trim().to_owned());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(120))
-        .expect("serve printed the address it listens on");
+    let (child, addr) = spawn_serve(
+        gatehouse()
+            .args(["serve"])
+            .env("GATEHOUSE_DATA_DIR", data)
+            .env("GATEHOUSE_LISTEN", "127.0.0.1:0")
+            .env("GATEHOUSE_BOOTSTRAP_TOKEN", &token)
+            .stderr(Stdio::null()),
+    );
     Served {
         child,
         url: format!("http://{addr}"),

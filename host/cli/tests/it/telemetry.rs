@@ -1,7 +1,6 @@
 //! OTLP export from the real binary to a collector stand-in that records what it receives.
 
 use std::{
-    io::{BufRead, BufReader},
     process::Stdio,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -14,7 +13,7 @@ use axum::{
     http::{HeaderMap, StatusCode, Uri},
 };
 
-use crate::{gatehouse, text};
+use crate::{gatehouse, spawn_serve, text};
 
 /// One export: path, content type, body.
 type Export = (String, String, Vec<u8>);
@@ -89,23 +88,8 @@ async fn serve_exports_traces_and_logs_over_otlp_http() {
         )
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
         .env("OTEL_BLRP_SCHEDULE_DELAY", "100")
-        .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    let mut child = cmd.spawn().expect("start gatehouse serve");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut sent = false;
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if !sent && let Some(addr) = line.split("running on ").nth(1) {
-                let _ = tx.send(addr.trim().to_owned());
-                sent = true;
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(90))
-        .expect("gatehouse serve printed its address");
+    let (mut child, addr) = spawn_serve(&mut cmd);
 
     // A request makes a `request` span; the refused credential is not what is checked here.
     let status = reqwest::Client::new()

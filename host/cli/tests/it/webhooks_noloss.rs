@@ -7,7 +7,6 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    io::{BufRead, BufReader},
     path::Path,
     process::{Child, Stdio},
     sync::{Arc, Mutex},
@@ -33,7 +32,7 @@ use gatehouse_store::{ConnectOptions, SqlStore};
 use gatehouse_webhooks::signing::{DEFAULT_TOLERANCE, Secret, SignatureHeaders, verify};
 use serde_json::{Value, json};
 
-use crate::gatehouse;
+use crate::{gatehouse, spawn_serve};
 
 const EVENTS: usize = 10_000;
 const DEADLINE: Duration = Duration::from_secs(240);
@@ -147,24 +146,8 @@ fn replica(env: &[(String, String)], data: &Path) -> Replica {
         .envs(env.iter().map(|(k, v)| (k, v)))
         .env("GATEHOUSE_DATA_DIR", data)
         .env("GATEHOUSE_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    let mut child = cmd.spawn().expect("start gatehouse serve");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut sent = false;
-        // Keep draining after the banner so the child never blocks on a full pipe.
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if !sent && let Some(addr) = line.split("running on ").nth(1) {
-                let _ = tx.send(addr.trim().to_owned());
-                sent = true;
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(90))
-        .expect("gatehouse serve printed its address");
+    let (child, addr) = spawn_serve(&mut cmd);
     Replica {
         child,
         base: format!("http://{addr}"),
