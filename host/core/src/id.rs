@@ -124,6 +124,10 @@ define_id!(
     AttemptId, "att", "delivery attempt"
 );
 define_id!(
+    /// Deliveries one fan-out pass handed straight to a worker, not yet written.
+    HandoffId, "hnd", "delivery handoff"
+);
+define_id!(
     /// A login provider connected to a tenant.
     ProviderId, "idp", "provider"
 );

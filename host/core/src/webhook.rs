@@ -16,7 +16,7 @@ use crate::{
     Error, Timestamp,
     change::Change,
     event::type_matches,
-    id::{AttemptId, DeliveryId, EventId, TenantId, WebhookEndpointId},
+    id::{AttemptId, DeliveryId, EventId, HandoffId, TenantId, WebhookEndpointId},
     page::{Page, PageRequest},
     secret::Sealed,
     store::StoreResult,
@@ -612,6 +612,18 @@ pub struct DeliveryJob {
     /// when the event is gone (older than the events retention period).
     pub event_json: Option<String>,
     pub endpoint: JobEndpoint,
+    /// Set when the fan-out handed this delivery out without writing it (see
+    /// [`WebhookStore::fan_out_events`]): its row is first written with its result.
+    pub handoff: Option<Handoff>,
+}
+
+/// A delivery handed out by the fan-out before it was written: what its first write needs
+/// besides the attempt. Until then the pass's handoff, under the worker's lease, stands for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Handoff {
+    pub pass: HandoffId,
+    pub event_id: EventId,
+    pub event_type: String,
 }
 
 /// What happens to a delivery after an attempt.
@@ -628,6 +640,8 @@ pub enum NextState {
 pub struct AttemptRecord {
     pub attempt: DeliveryAttempt,
     pub next: NextState,
+    /// The job's handoff: the delivery is written now, with this attempt.
+    pub handoff: Option<Handoff>,
 }
 
 /// A change to an endpoint's failure streak, recorded with a batch of attempts.
@@ -660,8 +674,8 @@ pub struct FanOut {
     pub deliveries: u32,
     /// Another pass would find more events right away.
     pub more: bool,
-    /// Deliveries created already claimed by the worker that asked (see
-    /// [`WebhookStore::fan_out_events`]), ready to send.
+    /// Deliveries handed to the worker that asked (see [`WebhookStore::fan_out_events`]),
+    /// ready to send.
     pub claimed: Vec<DeliveryJob>,
 }
 
@@ -738,9 +752,12 @@ pub trait WebhookStore: Send + Sync {
     /// once. When another replica is fanning out right now, returns without waiting.
     ///
     /// With `claim`, up to `claim.limit` of the new deliveries (of endpoints not in
-    /// `claim.exclude`) are created already claimed by `claim.worker` until
-    /// `claim.lease_until` and returned ready to send, sparing a claim and a read of what was
-    /// just written; the others stay pending for any worker.
+    /// `claim.exclude`) are handed to `claim.worker` without being written: one handoff record
+    /// leased until `claim.lease_until` stands for them, and each delivery's row is written
+    /// once, with its first result ([`Self::record_attempts`]) or release — instead of an
+    /// insert, a claim and an update. If the lease runs out first (the worker died), the next
+    /// [`Self::claim_deliveries`] of any worker writes the unwritten ones as pending. The
+    /// others stay pending for any worker.
     async fn fan_out_events(
         &self,
         limit: u32,
@@ -748,11 +765,14 @@ pub trait WebhookStore: Send + Sync {
         claim: Option<&ClaimRequest<'_>>,
     ) -> StoreResult<FanOut>;
     /// Claims due deliveries of enabled endpoints (oldest due first) for `request.worker` until
-    /// `request.lease_until`. Replicas never get the same delivery while a lease holds.
+    /// `request.lease_until`. Replicas never get the same delivery while a lease holds. First
+    /// writes the unwritten deliveries of handoffs whose lease ran out, as pending.
     async fn claim_deliveries(&self, request: &ClaimRequest<'_>) -> StoreResult<Vec<DeliveryJob>>;
     /// Records attempts and moves their deliveries to their next state, releasing the claim —
     /// only for deliveries still claimed by `worker` (a late result after a lost lease keeps
-    /// its attempt row but changes nothing else). Applies `health` to the endpoints.
+    /// its attempt row but changes nothing else). A handed-off delivery is written here, in
+    /// its next state, unless it was written meanwhile (its handoff expired) or its endpoint is
+    /// gone. Applies `health` to the endpoints.
     async fn record_attempts(
         &self,
         worker: &str,
@@ -768,12 +788,13 @@ pub trait WebhookStore: Send + Sync {
         now: Timestamp,
         live_after: Timestamp,
     ) -> StoreResult<u32>;
-    /// Gives claimed deliveries back without an attempt, due no earlier than `not_before`
-    /// (an endpoint paused by `Retry-After`) if given.
+    /// Gives claimed jobs back without an attempt, due no earlier than `not_before` (an
+    /// endpoint paused by `Retry-After`) if given; handed-off ones are written as pending.
     async fn release_deliveries(
         &self,
         worker: &str,
-        ids: &[DeliveryId],
+        jobs: &[DeliveryJob],
+        now: Timestamp,
         not_before: Option<Timestamp>,
     ) -> StoreResult<()>;
 

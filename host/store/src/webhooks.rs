@@ -8,28 +8,35 @@
 //!   waits for the pass or is seen by it — never leaves deliveries behind.
 //! - **Claims** take due deliveries with `FOR UPDATE SKIP LOCKED` on PostgreSQL and mark them
 //!   with the worker and a lease; SQLite's single writer makes the same statement exclusive. A
-//!   read comes first, so a poll that finds nothing due takes no write lock. The fan-out can
-//!   also insert fresh deliveries already claimed by the worker that runs it and hand them over
-//!   with their event and endpoint, sparing the claim and the read-back.
+//!   read comes first, so a poll that finds nothing due takes no write lock.
+//! - **Handoffs**: the fan-out can hand fresh deliveries straight to the worker that runs it,
+//!   with their event and endpoint, without writing them: one `webhook_handoffs` row per pass,
+//!   under the worker's lease, lists them. Each is written once, with its first result (or
+//!   when given back) — one insert instead of an insert, a claim and an update, and the insert
+//!   of a finished delivery skips the due index. A handoff counts its unwritten deliveries and
+//!   goes with the last; when its lease runs out first (the worker died), the next claim of any
+//!   worker writes the rest as pending (the same ids: at least once, never lost).
 //! - **Results** of a batch of attempts are written with a few multi-row statements, only for
-//!   deliveries the worker still holds. Lock order everywhere: endpoint row, then its
+//!   deliveries the worker still holds. Lock order everywhere: handoff, endpoint row, then its
 //!   deliveries, then attempts (the order of an endpoint delete and its cascade).
 //!
 //! None of these transactions appends events, so none can be part of a lock cycle with an
 //! event writer (which holds the events lock until commit).
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use gatehouse_core::{
     StoreError, Timestamp,
     change::Change,
-    id::{AttemptId, DeliveryId, EventId, TenantId, WebhookEndpointId},
+    id::{AttemptId, DeliveryId, EventId, HandoffId, TenantId, WebhookEndpointId},
     page::{Page, PageRequest},
     secret::Sealed,
     store::StoreResult,
     webhook::{
         AttemptFilter, AttemptRecord, AttemptStatus, ClaimRequest, Delivery, DeliveryAttempt,
         DeliveryFilter, DeliveryJob, DeliveryStatus, EndpointHealth, EndpointSecrets, FanOut,
-        JobEndpoint, NextState, WebhookEndpoint, WebhookStore, wants,
+        Handoff, JobEndpoint, NextState, WebhookEndpoint, WebhookStore, wants,
     },
 };
 use sqlx::{
@@ -297,6 +304,7 @@ fn job_from_row(row: &AnyRow) -> Result<DeliveryJob, StoreError> {
         round_attempts: count(row, "round_attempts")?,
         event_json: event_json(row)?,
         endpoint: job_endpoint_from_row(row, "endpoint_id")?,
+        handoff: None,
     })
 }
 
@@ -339,26 +347,25 @@ fn delivery_ids() -> impl FnMut() -> String {
     }
 }
 
-/// A delivery to insert (fan-out and recovery).
+/// A delivery to insert (fan-out, recovery, expired handoffs, released handoffs).
+#[derive(Clone, Copy)]
 struct NewDelivery<'a> {
-    id: String,
+    id: &'a str,
     tenant_id: &'a str,
     endpoint_id: &'a str,
     event_id: &'a str,
     event_type: &'a str,
-    /// Inserted already claimed by this worker until this lease (the fan-out hands fresh
-    /// deliveries straight to the worker that created them).
-    claim: Option<(&'a str, Timestamp)>,
 }
 
-/// Inserts pending deliveries due at `now`. With `rearm`, an existing delivery of the same
-/// event and endpoint that is not pending becomes due again (a new round); otherwise it is
-/// left alone. Returns the ids of the rows inserted or re-armed.
+/// Inserts pending deliveries created at `now`, due at `due`. With `rearm`, an existing
+/// delivery of the same event and endpoint that is not pending becomes due again (a new
+/// round); otherwise it is left alone. Returns the ids of the rows inserted or re-armed.
 async fn insert_deliveries(
     conn: &mut AnyConnection,
     anonymous: bool,
     rows: &[NewDelivery<'_>],
     now: Timestamp,
+    due: Timestamp,
     rearm: bool,
 ) -> Result<Vec<String>, StoreError> {
     let mut written = Vec::with_capacity(rows.len());
@@ -366,15 +373,14 @@ async fn insert_deliveries(
         let mut stmt = Stmt::new(
             anonymous,
             "INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type, \
-             status, attempts, round_attempts, next_attempt_at, created_at, claimed_by, \
-             lease_until) VALUES ",
+             status, attempts, round_attempts, next_attempt_at, created_at) VALUES ",
         );
         for (i, row) in chunk.iter().enumerate() {
             if i > 0 {
                 stmt.push(", ");
             }
             stmt.push("(")
-                .bind(row.id.as_str())
+                .bind(row.id)
                 .push(", ")
                 .bind(row.tenant_id)
                 .push(", ")
@@ -384,13 +390,9 @@ async fn insert_deliveries(
                 .push(", ")
                 .bind(row.event_type)
                 .push(", 'pending', 0, 0, ")
-                .bind(now)
+                .bind(due)
                 .push(", ")
                 .bind(now)
-                .push(", ")
-                .bind(row.claim.map(|(worker, _)| worker))
-                .push(", ")
-                .bind(row.claim.map(|(_, lease)| lease))
                 .push(")");
         }
         if rearm {
@@ -414,6 +416,81 @@ async fn insert_deliveries(
         }
     }
     Ok(written)
+}
+
+/// Of `endpoints`, those that still exist. On PostgreSQL they are locked `FOR KEY SHARE`
+/// until commit, so deliveries inserted for them next cannot meet a concurrent delete.
+async fn existing_endpoints(
+    conn: &mut AnyConnection,
+    pg: bool,
+    endpoints: &[&str],
+) -> Result<HashSet<String>, StoreError> {
+    let mut endpoints = endpoints.to_vec();
+    endpoints.sort_unstable();
+    endpoints.dedup();
+    let mut existing = HashSet::new();
+    for chunk in endpoints.chunks(CHUNK) {
+        let mut stmt = Stmt::new(!pg, "SELECT id FROM webhook_endpoints WHERE id IN ");
+        stmt.list(chunk);
+        if pg {
+            stmt.push(" ORDER BY id FOR KEY SHARE");
+        }
+        for row in stmt
+            .query()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(interpret)?
+        {
+            existing.insert(get::<String>(&row, "id")?);
+        }
+    }
+    Ok(existing)
+}
+
+/// Inserts, as pending, handed-off deliveries that were never written (an expired handoff, or
+/// jobs given back), skipping those of deleted endpoints and those written meanwhile.
+async fn write_unwritten(
+    conn: &mut AnyConnection,
+    pg: bool,
+    rows: &[NewDelivery<'_>],
+    now: Timestamp,
+    due: Timestamp,
+) -> Result<(), StoreError> {
+    let endpoints: Vec<&str> = rows.iter().map(|r| r.endpoint_id).collect();
+    let existing = existing_endpoints(conn, pg, &endpoints).await?;
+    let rows: Vec<NewDelivery<'_>> = rows
+        .iter()
+        .filter(|r| existing.contains(r.endpoint_id))
+        .copied()
+        .collect();
+    insert_deliveries(conn, !pg, &rows, now, due, false).await?;
+    Ok(())
+}
+
+/// Counts `written` deliveries of each handoff as written; a handoff with none left is
+/// deleted. Taken first in every transaction that touches handoffs (lock order: handoff,
+/// endpoints, deliveries, attempts), in id order.
+async fn settle_handoffs(
+    conn: &mut AnyConnection,
+    written: &std::collections::BTreeMap<&str, i64>,
+) -> Result<(), StoreError> {
+    for (pass, count) in written {
+        let deleted = sqlx::query("DELETE FROM webhook_handoffs WHERE id = $1 AND remaining <= $2")
+            .bind(*pass)
+            .bind(*count)
+            .execute(&mut *conn)
+            .await
+            .map_err(interpret)?;
+        if deleted.rows_affected() == 0 {
+            sqlx::query("UPDATE webhook_handoffs SET remaining = remaining - $1 WHERE id = $2")
+                .bind(*count)
+                .bind(*pass)
+                .execute(&mut *conn)
+                .await
+                .map_err(interpret)?;
+        }
+    }
+    Ok(())
 }
 
 /// `AND type = …` / `AND type LIKE 'family.%'` for an event-type filter on `column`.
@@ -468,6 +545,22 @@ fn delivery_outcome(record: &AttemptRecord) -> (DeliveryStatus, Option<Timestamp
     }
 }
 
+/// Handed-off deliveries per handoff, in id order (see [`settle_handoffs`]).
+fn handoff_counts<'a>(
+    handoffs: impl Iterator<Item = &'a Handoff>,
+) -> std::collections::BTreeMap<&'a str, i64> {
+    let mut counts = std::collections::BTreeMap::new();
+    for handoff in handoffs {
+        *counts.entry(handoff.pass.as_str()).or_default() += 1;
+    }
+    counts
+}
+
+/// Columns a handed-off delivery is first written with, its first attempt already made.
+const WRITTEN_DELIVERY_COLUMNS: &str = "id, tenant_id, endpoint_id, event_id, event_type, \
+     status, attempts, round_attempts, next_attempt_at, last_attempt_at, last_response_status, \
+     last_error, created_at";
+
 /// Attempts and their deliveries' next states as one JSON array (see [`record_attempts_json`]).
 fn attempts_json(records: &[AttemptRecord]) -> String {
     let rows: Vec<serde_json::Value> = records
@@ -490,6 +583,8 @@ fn attempts_json(records: &[AttemptRecord]) -> String {
                 "delivery_status": status.as_str(),
                 "next_attempt_at": next_at.map(Timestamp::unix_millis),
                 "delivery_error": error,
+                "event_id": record.handoff.as_ref().map(|h| h.event_id.as_str()),
+                "event_type": record.handoff.as_ref().map(|h| h.event_type.as_str()),
             })
         })
         .collect();
@@ -502,7 +597,58 @@ async fn record_attempts_values(
     worker: &str,
     records: &[AttemptRecord],
 ) -> Result<(), StoreError> {
-    for chunk in shaped(records) {
+    let (handed, claimed): (Vec<&AttemptRecord>, Vec<&AttemptRecord>) =
+        records.iter().partition(|r| r.handoff.is_some());
+    // Handed-off deliveries are written now (unless written meanwhile, or their endpoint is
+    // gone: SQLite's single writer makes the check and the insert one step).
+    for chunk in shaped(&handed) {
+        let mut stmt = Stmt::new(
+            true,
+            &format!(
+                "INSERT INTO webhook_deliveries ({WRITTEN_DELIVERY_COLUMNS}) SELECT v.column1, \
+                 v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, 1, v.column8, \
+                 v.column9, v.column10, v.column11, v.column9 FROM (VALUES "
+            ),
+        );
+        for (i, record) in chunk.iter().enumerate() {
+            let a = &record.attempt;
+            let handoff = record.handoff.as_ref().expect("partitioned on the handoff");
+            let (status, next_at, error) = delivery_outcome(record);
+            if i > 0 {
+                stmt.push(", ");
+            }
+            stmt.push("(")
+                .cast(a.delivery_id.as_str(), "TEXT")
+                .push(", ")
+                .cast(a.tenant_id.as_str(), "TEXT")
+                .push(", ")
+                .cast(a.endpoint_id.as_str(), "TEXT")
+                .push(", ")
+                .cast(handoff.event_id.as_str(), "TEXT")
+                .push(", ")
+                .cast(handoff.event_type.as_str(), "TEXT")
+                .push(", ")
+                .cast(status.as_str(), "TEXT")
+                .push(", ")
+                .cast(i64::from(a.attempt), "BIGINT")
+                .push(", ")
+                .cast(next_at, "BIGINT")
+                .push(", ")
+                .cast(a.started_at, "BIGINT")
+                .push(", ")
+                .cast(a.response_status.map(i64::from), "BIGINT")
+                .push(", ")
+                .cast(error, "TEXT")
+                .push(")");
+        }
+        stmt.push(
+            ") AS v WHERE EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = v.column3) \
+             ON CONFLICT (event_id, endpoint_id) DO NOTHING",
+        );
+        stmt.query().execute(&mut *conn).await.map_err(interpret)?;
+    }
+
+    for chunk in shaped(&claimed) {
         let mut stmt = Stmt::new(
             true,
             "UPDATE webhook_deliveries SET status = v.column2, attempts = attempts + 1, \
@@ -535,7 +681,9 @@ async fn record_attempts_values(
         )
         .bind(worker);
         stmt.query().execute(&mut *conn).await.map_err(interpret)?;
+    }
 
+    for chunk in shaped(records) {
         // Attempts of deliveries deleted meanwhile (endpoint deleted) are dropped.
         let mut stmt = Stmt::new(
             true,
@@ -583,9 +731,9 @@ async fn record_attempts_values(
     Ok(())
 }
 
-/// PostgreSQL: the batch as one JSON parameter. PostgreSQL joins a long VALUES list by
-/// scanning the whole deliveries table (the cost grows with the table); a JSON recordset is
-/// joined by looking each delivery up by its key, in one statement shape of two binds.
+/// PostgreSQL: the batch as one JSON parameter, parsed once, in one statement. PostgreSQL
+/// joins a long VALUES list by scanning the whole deliveries table (the cost grows with the
+/// table); a JSON recordset is joined by looking each delivery up by its key.
 async fn record_attempts_json(
     conn: &mut AnyConnection,
     worker: &str,
@@ -594,32 +742,33 @@ async fn record_attempts_json(
     if records.is_empty() {
         return Ok(());
     }
-    let batch = attempts_json(records);
-    let from = "json_to_recordset($1::json) AS v(attempt_id text, delivery_id text, \
-         tenant_id text, endpoint_id text, attempt bigint, started_at bigint, status text, \
-         latency_ms bigint, response_status bigint, response_body text, error text, \
-         delivery_status text, next_attempt_at bigint, delivery_error text)";
     sqlx::query(&format!(
-        "UPDATE webhook_deliveries SET status = v.delivery_status, \
-         attempts = attempts + 1, round_attempts = round_attempts + 1, \
-         next_attempt_at = v.next_attempt_at, last_attempt_at = v.started_at, \
-         last_response_status = v.response_status, last_error = v.delivery_error, \
-         claimed_by = NULL, lease_until = NULL FROM {from} \
-         WHERE webhook_deliveries.id = v.delivery_id AND webhook_deliveries.claimed_by = $2"
+        "WITH v AS MATERIALIZED (SELECT * FROM json_to_recordset($1::json) AS v(attempt_id text, \
+           delivery_id text, tenant_id text, endpoint_id text, attempt bigint, \
+           started_at bigint, status text, latency_ms bigint, response_status bigint, \
+           response_body text, error text, delivery_status text, next_attempt_at bigint, \
+           delivery_error text, event_id text, event_type text)), \
+         endpoints AS (SELECT id FROM webhook_endpoints WHERE id IN \
+           (SELECT endpoint_id FROM v WHERE event_id IS NOT NULL) FOR KEY SHARE), \
+         written AS (INSERT INTO webhook_deliveries ({WRITTEN_DELIVERY_COLUMNS}) \
+           SELECT delivery_id, tenant_id, endpoint_id, event_id, event_type, delivery_status, \
+           attempt, 1, next_attempt_at, started_at, response_status, delivery_error, started_at \
+           FROM v WHERE event_id IS NOT NULL AND endpoint_id IN (SELECT id FROM endpoints) \
+           ON CONFLICT (event_id, endpoint_id) DO NOTHING RETURNING id), \
+         updated AS (UPDATE webhook_deliveries d SET status = v.delivery_status, \
+           attempts = d.attempts + 1, round_attempts = d.round_attempts + 1, \
+           next_attempt_at = v.next_attempt_at, last_attempt_at = v.started_at, \
+           last_response_status = v.response_status, last_error = v.delivery_error, \
+           claimed_by = NULL, lease_until = NULL FROM v \
+           WHERE v.event_id IS NULL AND d.id = v.delivery_id AND d.claimed_by = $2) \
+         INSERT INTO webhook_attempts ({ATTEMPT_COLUMNS}) SELECT attempt_id, delivery_id, \
+           tenant_id, endpoint_id, attempt, started_at, status, latency_ms, response_status, \
+           response_body, error FROM v \
+         WHERE delivery_id IN (SELECT id FROM written) \
+           OR EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = v.delivery_id)"
     ))
-    .bind(&batch)
+    .bind(attempts_json(records))
     .bind(worker)
-    .execute(&mut *conn)
-    .await
-    .map_err(interpret)?;
-    // Attempts of deliveries deleted meanwhile (endpoint deleted) are dropped.
-    sqlx::query(&format!(
-        "INSERT INTO webhook_attempts ({ATTEMPT_COLUMNS}) SELECT v.attempt_id, v.delivery_id, \
-         v.tenant_id, v.endpoint_id, v.attempt, v.started_at, v.status, v.latency_ms, \
-         v.response_status, v.response_body, v.error FROM {from} \
-         WHERE EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = v.delivery_id)"
-    ))
-    .bind(&batch)
     .execute(&mut *conn)
     .await
     .map_err(interpret)?;
@@ -633,6 +782,55 @@ impl SqlStore {
 
     fn stmt(&self, text: &str) -> Stmt {
         Stmt::new(!self.is_postgres(), text)
+    }
+
+    /// Writes the unwritten deliveries of handoffs whose lease ran out (their worker died or
+    /// stalled) as pending, due at `now`, and deletes the handoffs. A replica skips handoffs
+    /// another one is writing right now (or whose worker is settling them).
+    async fn write_expired_handoffs(&self, now: Timestamp) -> StoreResult<()> {
+        let pg = self.is_postgres();
+        let mut tx = self.writer().begin().await.map_err(interpret)?;
+        let rows = sqlx::query(if pg {
+            "SELECT id, deliveries FROM webhook_handoffs WHERE lease_until <= $1 \
+             ORDER BY id LIMIT 16 FOR UPDATE SKIP LOCKED"
+        } else {
+            "SELECT id, deliveries FROM webhook_handoffs WHERE lease_until <= $1 \
+             ORDER BY id LIMIT 16"
+        })
+        .bind(now.unix_millis())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(interpret)?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut passes = Vec::with_capacity(rows.len());
+        let mut listed: Vec<[String; 5]> = Vec::new();
+        for row in &rows {
+            passes.push(get::<String>(row, "id")?);
+            listed.extend(get_json::<Vec<[String; 5]>>(row, "deliveries")?);
+        }
+        let deliveries: Vec<NewDelivery<'_>> = listed
+            .iter()
+            .map(|[id, tenant, endpoint, event, kind]| NewDelivery {
+                id,
+                tenant_id: tenant,
+                endpoint_id: endpoint,
+                event_id: event,
+                event_type: kind,
+            })
+            .collect();
+        write_unwritten(&mut tx, pg, &deliveries, now, now).await?;
+        let mut stmt = self.stmt("DELETE FROM webhook_handoffs WHERE id IN ");
+        stmt.list(&passes);
+        stmt.query().execute(&mut *tx).await.map_err(interpret)?;
+        tx.commit().await.map_err(interpret)?;
+        tracing::warn!(
+            handoffs = passes.len(),
+            deliveries = deliveries.len(),
+            "webhook deliveries of an expired handoff (its worker stopped) are pending again"
+        );
+        Ok(())
     }
 
     /// Loads claimed deliveries with their event and endpoint.
@@ -975,32 +1173,55 @@ impl WebhookStore for SqlStore {
         let excluded =
             |endpoint: &WebhookEndpointId| claim.is_some_and(|c| c.exclude.contains(endpoint));
         let mut next_id = delivery_ids();
-        let mut rows = Vec::new();
-        // (index into `rows`, event, endpoint) of the deliveries claimed here.
-        let mut claimed = Vec::new();
+        // (event, endpoint, delivery id, handed to the worker) per delivery, in event order.
+        let mut planned = Vec::new();
         for event in &events {
             let Some(tenant) = event.tenant.as_deref() else {
                 continue;
             };
             for endpoint in endpoints.iter().filter(|e| e.tenant == tenant) {
                 if event.seq > endpoint.created_seq && wants(&endpoint.types, &event.kind) {
-                    let take = claimable > 0 && !excluded(&endpoint.job.id);
-                    if take {
-                        claimable -= 1;
-                        claimed.push((rows.len(), event, endpoint));
-                    }
-                    rows.push(NewDelivery {
-                        id: next_id(),
-                        tenant_id: tenant,
-                        endpoint_id: endpoint.job.id.as_str(),
-                        event_id: &event.id,
-                        event_type: &event.kind,
-                        claim: claim.filter(|_| take).map(|c| (c.worker, c.lease_until)),
-                    });
+                    let hand = claimable > 0 && !excluded(&endpoint.job.id);
+                    claimable -= usize::from(hand);
+                    planned.push((event, endpoint, next_id(), hand));
                 }
             }
         }
-        let created = insert_deliveries(&mut tx, !pg, &rows, now, false).await?;
+        let rows = |handed: bool| {
+            planned
+                .iter()
+                .filter(|(_, _, _, hand)| *hand == handed)
+                .map(|(event, endpoint, id, _)| NewDelivery {
+                    id,
+                    tenant_id: &endpoint.tenant,
+                    endpoint_id: endpoint.job.id.as_str(),
+                    event_id: &event.id,
+                    event_type: &event.kind,
+                })
+                .collect::<Vec<_>>()
+        };
+        let created = insert_deliveries(&mut tx, !pg, &rows(false), now, now, false).await?;
+        let handed = rows(true);
+        let pass = HandoffId::generate();
+        if let Some(claim) = claim.filter(|_| !handed.is_empty()) {
+            let deliveries: Vec<[&str; 5]> = handed
+                .iter()
+                .map(|d| [d.id, d.tenant_id, d.endpoint_id, d.event_id, d.event_type])
+                .collect();
+            sqlx::query(
+                "INSERT INTO webhook_handoffs (id, worker, lease_until, remaining, deliveries, \
+                 created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(pass.as_str())
+            .bind(claim.worker)
+            .bind(claim.lease_until.unix_millis())
+            .bind(handed.len() as i64)
+            .bind(to_json(&deliveries))
+            .bind(now.unix_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(interpret)?;
+        }
         sqlx::query("UPDATE webhook_fanout SET last_seq = $1 WHERE id = 1")
             .bind(last_seq)
             .execute(&mut *tx)
@@ -1008,15 +1229,12 @@ impl WebhookStore for SqlStore {
             .map_err(interpret)?;
         tx.commit().await.map_err(interpret)?;
 
-        // Only rows this pass inserted are handed out (never one that already existed).
-        let inserted: std::collections::HashSet<&str> =
-            created.iter().map(String::as_str).collect();
-        let claimed = claimed
-            .into_iter()
-            .filter(|(i, _, _)| inserted.contains(rows[*i].id.as_str()))
-            .map(|(i, event, endpoint)| DeliveryJob {
-                id: DeliveryId::from_stored(rows[i].id.clone()),
-                tenant_id: TenantId::from_stored(rows[i].tenant_id.to_owned()),
+        let claimed = planned
+            .iter()
+            .filter(|(_, _, _, hand)| *hand)
+            .map(|(event, endpoint, id, _)| DeliveryJob {
+                id: DeliveryId::from_stored(id.clone()),
+                tenant_id: TenantId::from_stored(endpoint.tenant.clone()),
                 event_id: EventId::from_stored(event.id.clone()),
                 event_type: event.kind.clone(),
                 attempts: 0,
@@ -1029,11 +1247,16 @@ impl WebhookStore for SqlStore {
                     &event.data,
                 )),
                 endpoint: endpoint.job.clone(),
+                handoff: Some(Handoff {
+                    pass: pass.clone(),
+                    event_id: EventId::from_stored(event.id.clone()),
+                    event_type: event.kind.clone(),
+                }),
             })
             .collect();
         Ok(FanOut {
             events: events.len() as u32,
-            deliveries: created.len() as u32,
+            deliveries: (created.len() + handed.len()) as u32,
             more: events.len() as u32 >= limit,
             claimed,
         })
@@ -1045,15 +1268,20 @@ impl WebhookStore for SqlStore {
         }
         // A read first: most polls find nothing due, and then take no write lock (SQLite's
         // single writer serves the fan-out and the results meanwhile).
-        let due: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
-             AND (lease_until IS NULL OR lease_until <= $1) LIMIT 1",
+        let found = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM webhook_deliveries \
+             WHERE status = 'pending' AND next_attempt_at <= $1 \
+             AND (lease_until IS NULL OR lease_until <= $1) LIMIT 1) AS d) AS due, \
+             (SELECT COUNT(*) FROM (SELECT 1 FROM webhook_handoffs WHERE lease_until <= $1 \
+             LIMIT 1) AS h) AS expired",
         )
         .bind(request.now.unix_millis())
-        .fetch_optional(self.reader())
+        .fetch_one(self.reader())
         .await
         .map_err(interpret)?;
-        if due.is_none() {
+        if get_int(&found, "expired")? > 0 {
+            self.write_expired_handoffs(request.now).await?;
+        } else if get_int(&found, "due")? == 0 {
             return Ok(Vec::new());
         }
         let mut stmt = self.stmt("UPDATE webhook_deliveries SET claimed_by = ");
@@ -1105,7 +1333,12 @@ impl WebhookStore for SqlStore {
         }
         let pg = self.is_postgres();
         let mut tx = self.writer().begin().await.map_err(interpret)?;
-        // Endpoints first (a deleting transaction locks the endpoint before its deliveries, so
+        settle_handoffs(
+            &mut tx,
+            &handoff_counts(records.iter().filter_map(|r| r.handoff.as_ref())),
+        )
+        .await?;
+        // Endpoints next (a deleting transaction locks the endpoint before its deliveries, so
         // taking them in the other order could deadlock with it), one statement each in id
         // order (two replicas never lock endpoint rows in opposite orders).
         let mut health: Vec<&EndpointHealth> = health.iter().collect();
@@ -1163,11 +1396,40 @@ impl WebhookStore for SqlStore {
     async fn release_deliveries(
         &self,
         worker: &str,
-        ids: &[DeliveryId],
+        jobs: &[DeliveryJob],
+        now: Timestamp,
         not_before: Option<Timestamp>,
     ) -> StoreResult<()> {
-        for chunk in shaped(ids) {
-            let ids: Vec<&str> = chunk.iter().map(|d| d.as_str()).collect();
+        let pg = self.is_postgres();
+        let mut tx = self.writer().begin().await.map_err(interpret)?;
+        settle_handoffs(
+            &mut tx,
+            &handoff_counts(jobs.iter().filter_map(|j| j.handoff.as_ref())),
+        )
+        .await?;
+        let handed: Vec<NewDelivery<'_>> = jobs
+            .iter()
+            .filter_map(|job| {
+                let handoff = job.handoff.as_ref()?;
+                Some(NewDelivery {
+                    id: job.id.as_str(),
+                    tenant_id: job.tenant_id.as_str(),
+                    endpoint_id: job.endpoint.id.as_str(),
+                    event_id: handoff.event_id.as_str(),
+                    event_type: &handoff.event_type,
+                })
+            })
+            .collect();
+        if !handed.is_empty() {
+            let due = not_before.map_or(now, |at| at.max(now));
+            write_unwritten(&mut tx, pg, &handed, now, due).await?;
+        }
+        let claimed: Vec<&str> = jobs
+            .iter()
+            .filter(|job| job.handoff.is_none())
+            .map(|job| job.id.as_str())
+            .collect();
+        for chunk in shaped(&claimed) {
             let mut stmt =
                 self.stmt("UPDATE webhook_deliveries SET claimed_by = NULL, lease_until = NULL");
             if let Some(at) = not_before {
@@ -1180,13 +1442,10 @@ impl WebhookStore for SqlStore {
             stmt.push(" WHERE claimed_by = ")
                 .bind(worker)
                 .push(" AND id IN ")
-                .list(&ids);
-            stmt.query()
-                .execute(self.writer())
-                .await
-                .map_err(interpret)?;
+                .list(chunk);
+            stmt.query().execute(&mut *tx).await.map_err(interpret)?;
         }
-        Ok(())
+        tx.commit().await.map_err(interpret)
     }
 
     async fn list_deliveries(
@@ -1386,19 +1645,22 @@ impl WebhookStore for SqlStore {
                 .map(|row| Ok((get::<String>(row, "id")?, get::<String>(row, "type")?)))
                 .collect::<Result<Vec<_>, StoreError>>()?;
             let mut next_id = delivery_ids();
-            let wanted: Vec<NewDelivery<'_>> = events
+            let wanted: Vec<(String, &String, &String)> = events
                 .iter()
                 .filter(|(_, kind)| wants(&types, kind))
-                .map(|(id, kind)| NewDelivery {
-                    id: next_id(),
+                .map(|(id, kind)| (next_id(), id, kind))
+                .collect();
+            let wanted: Vec<NewDelivery<'_>> = wanted
+                .iter()
+                .map(|(delivery, id, kind)| NewDelivery {
+                    id: delivery,
                     tenant_id: tenant.as_str(),
                     endpoint_id: endpoint.as_str(),
                     event_id: id,
                     event_type: kind,
-                    claim: None,
                 })
                 .collect();
-            total += insert_deliveries(&mut tx, !self.is_postgres(), &wanted, now, true)
+            total += insert_deliveries(&mut tx, !self.is_postgres(), &wanted, now, now, true)
                 .await?
                 .len() as u64;
             if (rows.len() as i64) < RECOVER_PAGE {

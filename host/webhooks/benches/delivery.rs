@@ -500,6 +500,7 @@ async fn bookkeeping(backend: Backend, n: usize) -> Option<f64> {
                     error: None,
                 },
                 next: NextState::Succeeded,
+                handoff: job.handoff.clone(),
             })
             .collect();
         store.record_attempts("bench", &records, &[]).await.unwrap();

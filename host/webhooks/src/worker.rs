@@ -140,7 +140,7 @@ enum Done {
     /// Not attempted (the lease was too close to its end, or the endpoint is paused): give
     /// it back, due no earlier than `not_before`.
     Released {
-        id: gatehouse_core::id::DeliveryId,
+        job: Box<DeliveryJob>,
         not_before: Option<Timestamp>,
     },
 }
@@ -472,7 +472,7 @@ impl Inner {
     ) {
         let gate = self.gate(&job.endpoint.id);
         let released = |not_before| Done::Released {
-            id: job.id.clone(),
+            job: Box::new(job.clone()),
             not_before,
         };
         let done = match gate.slots.clone().acquire_owned().await {
@@ -637,8 +637,8 @@ impl Inner {
         let mut by_endpoint: HashMap<WebhookEndpointId, EndpointBatch> = HashMap::new();
         for done in batch {
             let (job, started_at, report) = match done {
-                Done::Released { id, not_before } => {
-                    released.push((id, not_before));
+                Done::Released { job, not_before } => {
+                    released.push((*job, not_before));
                     continue;
                 }
                 Done::Attempted {
@@ -678,6 +678,7 @@ impl Inner {
                     error: report.error,
                 },
                 next,
+                handoff: job.handoff,
             });
         }
 
@@ -712,9 +713,10 @@ impl Inner {
         }
         released.sort_by_key(|(_, not_before)| *not_before);
         for group in released.chunk_by(|a, b| a.1 == b.1) {
-            let ids: Vec<_> = group.iter().map(|(id, _)| id.clone()).collect();
+            let jobs: Vec<_> = group.iter().map(|(job, _)| job.clone()).collect();
             self.with_retries("releasing webhook deliveries", || {
-                self.store.release_deliveries(&self.id, &ids, group[0].1)
+                self.store
+                    .release_deliveries(&self.id, &jobs, now, group[0].1)
             })
             .await;
         }

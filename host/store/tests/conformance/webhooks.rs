@@ -521,9 +521,24 @@ async fn fan_out_can_hand_what_it_creates_straight_to_a_worker() {
             assert!([&first.id, &second.id].contains(&&job.endpoint.id));
         }
 
-        // The rest are pending for anyone; the claimed ones are held until their lease ends.
+        let pass_id = pass.claimed[0].handoff.as_ref().map(|h| h.pass.clone());
+        for job in &pass.claimed {
+            let handoff = job.handoff.as_ref().expect("handed off");
+            assert_eq!(
+                Some(&handoff.pass),
+                pass_id.as_ref(),
+                "one handoff per pass"
+            );
+            assert_eq!(
+                (&handoff.event_id, &handoff.event_type),
+                (&job.event_id, &job.event_type)
+            );
+        }
+
+        // The rest are written, pending for anyone; the handed-off ones are not written yet.
         let others = claim(s, "w2", now, 100).await;
         assert_eq!(others.len(), 5, "{}", b.name);
+        assert!(others.iter().all(|j| j.handoff.is_none()));
         let handed: HashSet<_> = pass.claimed.iter().map(|j| j.id.clone()).collect();
         assert!(others.iter().all(|j| !handed.contains(&j.id)));
         assert_eq!(
@@ -535,30 +550,185 @@ async fn fan_out_can_hand_what_it_creates_straight_to_a_worker() {
             "{}",
             b.name
         );
+        assert_eq!(
+            deliveries(s, &t, DeliveryFilter::default()).await.len(),
+            5,
+            "{}",
+            b.name
+        );
+        assert!(
+            s.get_delivery(&t, &pass.claimed[0].id)
+                .await
+                .unwrap()
+                .is_none()
+        );
 
-        // The holder records a result like for any claim.
+        // A result writes the delivery, in its next state, with the attempt.
         let done = &pass.claimed[0];
         s.record_attempts(
             "w1",
             &[AttemptRecord {
                 attempt: attempt(done, AttemptStatus::Succeeded, now),
                 next: NextState::Succeeded,
+                handoff: done.handoff.clone(),
             }],
             &[],
         )
         .await
         .unwrap();
         let stored = s.get_delivery(&t, &done.id).await.unwrap().unwrap();
-        assert_eq!(stored.status, DeliveryStatus::Succeeded, "{}", b.name);
+        assert_eq!(
+            (
+                stored.status,
+                stored.attempts,
+                &stored.event_id,
+                &stored.endpoint_id
+            ),
+            (
+                DeliveryStatus::Succeeded,
+                1,
+                &done.event_id,
+                &done.endpoint.id
+            ),
+            "{}",
+            b.name
+        );
+        assert_eq!(stored.last_response_status, Some(200), "{}", b.name);
+        let page = PageRequest::new(Some(10), None, None).unwrap();
+        let filter = AttemptFilter {
+            delivery_id: Some(done.id.clone()),
+            ..AttemptFilter::default()
+        };
+        let attempts = s.list_attempts(&t, &filter, &page).await.unwrap().data;
+        assert_eq!(attempts.len(), 1, "{}", b.name);
 
-        // After the lease, another worker claims the unfinished ones: exactly the same jobs.
+        // A job given back is written as pending, due no earlier than asked.
+        let paused = &pass.claimed[1];
+        s.release_deliveries(
+            "w1",
+            std::slice::from_ref(paused),
+            now,
+            Some(now.plus(30 * SEC)),
+        )
+        .await
+        .unwrap();
+        let stored = s.get_delivery(&t, &paused.id).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.status, stored.attempts, stored.next_attempt_at),
+            (DeliveryStatus::Pending, 0, Some(now.plus(30 * SEC))),
+            "{}",
+            b.name
+        );
+        assert!(claim(s, "w2", now, 100).await.is_empty(), "{}", b.name);
+
+        // The worker dies: after the lease, the next claim writes the unwritten ones as
+        // pending and hands them out like any due delivery — exactly the same jobs.
         let later = now.plus(120 * SEC);
         let mut retaken = claim(s, "w3", later, 100).await;
         retaken.retain(|j| handed.contains(&j.id));
         retaken.sort_by(|a, b| a.id.cmp(&b.id));
         let mut expected: Vec<DeliveryJob> = pass.claimed[1..].to_vec();
+        for job in &mut expected {
+            job.handoff = None;
+        }
         expected.sort_by(|a, b| a.id.cmp(&b.id));
         assert_eq!(retaken, expected, "{}", b.name);
+
+        // The first worker's late result keeps its attempt and changes nothing else.
+        let late = &pass.claimed[2];
+        s.record_attempts(
+            "w1",
+            &[AttemptRecord {
+                attempt: attempt(late, AttemptStatus::Succeeded, later),
+                next: NextState::Succeeded,
+                handoff: late.handoff.clone(),
+            }],
+            &[],
+        )
+        .await
+        .unwrap();
+        let stored = s.get_delivery(&t, &late.id).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.status, stored.attempts),
+            (DeliveryStatus::Pending, 0),
+            "{}",
+            b.name
+        );
+        let filter = AttemptFilter {
+            delivery_id: Some(late.id.clone()),
+            ..AttemptFilter::default()
+        };
+        let attempts = s.list_attempts(&t, &filter, &page).await.unwrap().data;
+        assert_eq!(attempts.len(), 1, "{}", b.name);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn handed_off_deliveries_of_a_deleted_endpoint_are_dropped_quietly() {
+    for_each_backend(|b| async move {
+        let s = &b.store;
+        let t = new_tenant(s, "hand-delete").await;
+        let kept = add_endpoint(s, &t, &["user.*"]).await;
+        let gone = add_endpoint(s, &t, &["user.*"]).await;
+        drain(s).await;
+        emit(s, Some(&t), &["user.created", "user.updated"]).await;
+        let now = Timestamp::now();
+        let pass = s
+            .fan_out_events(
+                100,
+                now,
+                Some(&ClaimRequest {
+                    worker: "w1",
+                    now,
+                    lease_until: now.plus(60 * SEC),
+                    limit: 100,
+                    exclude: &[],
+                }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(pass.claimed.len(), 4, "{}", b.name);
+        s.delete_webhook_endpoint(&t, &gone.id, &change("webhook.deleted", Some(&t)))
+            .await
+            .unwrap();
+
+        // Results for both endpoints, and a release: only the kept endpoint's are written.
+        let (of_gone, of_kept): (Vec<_>, Vec<_>) =
+            pass.claimed.iter().partition(|j| j.endpoint.id == gone.id);
+        let records: Vec<AttemptRecord> = of_gone
+            .iter()
+            .chain(&of_kept[..1])
+            .map(|job| AttemptRecord {
+                attempt: attempt(job, AttemptStatus::Succeeded, now),
+                next: NextState::Succeeded,
+                handoff: job.handoff.clone(),
+            })
+            .collect();
+        s.record_attempts("w1", &records[1..], &[]).await.unwrap();
+        let released: Vec<DeliveryJob> = [
+            records[0].attempt.delivery_id.clone(),
+            of_kept[1].id.clone(),
+        ]
+        .iter()
+        .map(|id| pass.claimed.iter().find(|j| &j.id == id).unwrap().clone())
+        .collect();
+        s.release_deliveries("w1", &released, now, None)
+            .await
+            .unwrap();
+
+        let all = deliveries(s, &t, DeliveryFilter::default()).await;
+        assert_eq!(all.len(), 2, "{}", b.name);
+        assert!(all.iter().all(|d| d.endpoint_id == kept.id), "{}", b.name);
+        // Nothing else comes back after the lease (the released one is due).
+        assert!(
+            claim(s, "w2", now.plus(120 * SEC), 100)
+                .await
+                .iter()
+                .all(|j| j.id == of_kept[1].id),
+            "{}",
+            b.name
+        );
     })
     .await;
 }
@@ -599,12 +769,12 @@ async fn claims_leases_and_results() {
         assert_eq!(excluded.len(), 1, "{}", b.name);
         assert_eq!(excluded[0].endpoint.id, other.id);
         // Released with a later due time (a Retry-After pause): not claimable before it.
-        s.release_deliveries("w1", &[excluded[0].id.clone()], Some(now.plus(30 * SEC)))
+        s.release_deliveries("w1", &excluded[..1], now, Some(now.plus(30 * SEC)))
             .await
             .unwrap();
         let d = s.get_delivery(&t, &excluded[0].id).await.unwrap().unwrap();
         assert_eq!(d.next_attempt_at, Some(now.plus(30 * SEC)), "{}", b.name);
-        s.release_deliveries("w1", &[excluded[0].id.clone()], Some(now.minus(30 * SEC)))
+        s.release_deliveries("w1", &excluded[..1], now, Some(now.minus(30 * SEC)))
             .await
             .unwrap();
         let d = s.get_delivery(&t, &excluded[0].id).await.unwrap().unwrap();
@@ -649,6 +819,7 @@ async fn claims_leases_and_results() {
 
         // w1 lost its lease: its late result is kept as an attempt but changes nothing else.
         let late = AttemptRecord {
+            handoff: None,
             attempt: attempt(job, AttemptStatus::Succeeded, now),
             next: NextState::Succeeded,
         };
@@ -670,20 +841,24 @@ async fn claims_leases_and_results() {
         let retry_at = at.plus(5 * SEC);
         let records = vec![
             AttemptRecord {
+                handoff: None,
                 attempt: attempt(&j1, AttemptStatus::Succeeded, at),
                 next: NextState::Succeeded,
             },
             AttemptRecord {
+                handoff: None,
                 attempt: attempt(&j2, AttemptStatus::Failed, at),
                 next: NextState::Retry { at: retry_at },
             },
             AttemptRecord {
+                handoff: None,
                 attempt: attempt(&j3, AttemptStatus::Skipped, at),
                 next: NextState::Skipped {
                     reason: "dropped by filter".into(),
                 },
             },
             AttemptRecord {
+                handoff: None,
                 attempt: attempt(&j4, AttemptStatus::Failed, at),
                 next: NextState::Dead {
                     reason: "exhausted".into(),
@@ -860,6 +1035,7 @@ async fn claims_leases_and_results() {
         s.record_attempts(
             "w4",
             &[AttemptRecord {
+                handoff: None,
                 attempt: attempt(&again[0], AttemptStatus::Succeeded, at),
                 next: NextState::Succeeded,
             }],
@@ -891,6 +1067,7 @@ async fn resend_redrive_and_recover() {
         let records: Vec<AttemptRecord> = jobs
             .iter()
             .map(|j| AttemptRecord {
+                handoff: None,
                 attempt: attempt(j, AttemptStatus::Failed, now),
                 next: NextState::Dead {
                     reason: "exhausted".into(),
@@ -921,6 +1098,7 @@ async fn resend_redrive_and_recover() {
         let ok: Vec<AttemptRecord> = again
             .iter()
             .map(|j| AttemptRecord {
+                handoff: None,
                 attempt: attempt(j, AttemptStatus::Succeeded, later),
                 next: NextState::Succeeded,
             })
@@ -1080,6 +1258,7 @@ async fn purge_removes_finished_old_deliveries_only() {
         s.record_attempts(
             "w",
             &[AttemptRecord {
+                handoff: None,
                 attempt: attempt(&jobs[0], AttemptStatus::Succeeded, now),
                 next: NextState::Succeeded,
             }],
@@ -1201,6 +1380,7 @@ async fn endpoint_churn_with_concurrent_events_fan_out_and_results_does_not_dead
                         let records: Vec<_> = jobs
                             .iter()
                             .map(|j| AttemptRecord {
+                                handoff: None,
                                 attempt: attempt(j, AttemptStatus::Succeeded, now),
                                 next: NextState::Succeeded,
                             })

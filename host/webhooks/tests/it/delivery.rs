@@ -122,12 +122,12 @@ async fn deliveries_pass_the_reference_verifier_through_a_secret_rotation() {
             "{:?}",
             h.backend
         );
-        let ids: HashSet<String> = h
-            .deliveries(&created.endpoint.id)
-            .await
-            .iter()
-            .map(|d| d.id.to_string())
-            .collect();
+        // A fresh delivery is listed once its first attempt is recorded.
+        let ids: HashSet<String> = eventually("two deliveries recorded", WAIT, || async {
+            let listed = h.deliveries(&created.endpoint.id).await;
+            (listed.len() == 2).then(|| listed.iter().map(|d| d.id.to_string()).collect())
+        })
+        .await;
         for r in &seen {
             assert!(
                 ids.contains(&r.header("webhook-id")),
