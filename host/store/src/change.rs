@@ -87,14 +87,18 @@ pub(crate) async fn insert_events(
             if i > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${})",
-                n + 1,
-                n + 2,
-                n + 3,
-                n + 4,
-                n + 5
-            ));
+            if dialect.anonymous_placeholders {
+                sql.push_str("(?, ?, ?, ?, ?)");
+            } else {
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${})",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5
+                ));
+            }
         }
         let mut query = sqlx::query(&sql);
         for event in chunk {

@@ -100,12 +100,19 @@ pub(crate) struct Dialect {
     /// `seq` order is commit order. Events are appended last in a transaction, so the lock holder
     /// never waits on another lock (no deadlocks). SQLite's single writer already serialises.
     pub lock_events: Option<&'static str>,
+    /// Placeholders are plain `?` bound in order, not `$n`: SQLite resolves each numbered one
+    /// with a linear search, which makes binding a multi-row statement quadratic.
+    pub anonymous_placeholders: bool,
 }
 
-const SQLITE_DIALECT: Dialect = Dialect { lock_events: None };
+const SQLITE_DIALECT: Dialect = Dialect {
+    lock_events: None,
+    anonymous_placeholders: true,
+};
 /// The advisory-lock key is arbitrary but fixed ("GHEVENTS" in ASCII, as an i64).
 const POSTGRES_DIALECT: Dialect = Dialect {
     lock_events: Some("SELECT pg_advisory_xact_lock(5136714045838722899)"),
+    anonymous_placeholders: false,
 };
 
 impl SqlStore {
