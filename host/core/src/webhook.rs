@@ -755,7 +755,8 @@ pub trait WebhookStore: Send + Sync {
     /// `claim.exclude`) are handed to `claim.worker` without being written: one handoff record
     /// leased until `claim.lease_until` stands for them, and each delivery's row is written
     /// once, with its first result ([`Self::record_attempts`]) or release — instead of an
-    /// insert, a claim and an update. If the lease runs out first (the worker died), the next
+    /// insert, a claim and an update. The worker deletes the handoff when all are written
+    /// ([`Self::delete_handoffs`]); if the lease runs out first (the worker died), the next
     /// [`Self::claim_deliveries`] of any worker writes the unwritten ones as pending. The
     /// others stay pending for any worker.
     async fn fan_out_events(
@@ -779,6 +780,9 @@ pub trait WebhookStore: Send + Sync {
         records: &[AttemptRecord],
         health: &[EndpointHealth],
     ) -> StoreResult<()>;
+    /// Deletes handoffs whose deliveries are all written (recorded or released). One left
+    /// behind is harmless: when its lease ends, its deliveries are found written.
+    async fn delete_handoffs(&self, handoffs: &[HandoffId]) -> StoreResult<()>;
     /// Records that `worker` is alive at `now`, forgets workers not seen since `live_after`,
     /// and returns how many workers are alive (this one included). Per-endpoint rate limits
     /// are shared out between them.

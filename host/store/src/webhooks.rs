@@ -13,11 +13,12 @@
 //!   with their event and endpoint, without writing them: one `webhook_handoffs` row per pass,
 //!   under the worker's lease, lists them. Each is written once, with its first result (or
 //!   when given back) — one insert instead of an insert, a claim and an update, and the insert
-//!   of a finished delivery skips the due index. A handoff counts its unwritten deliveries and
-//!   goes with the last; when its lease runs out first (the worker died), the next claim of any
+//!   of a finished delivery skips the due index. The worker deletes the handoff once all its
+//!   deliveries are written (one statement per pass, so result writers never queue on a
+//!   shared counter); when its lease runs out first (the worker died), the next claim of any
 //!   worker writes the rest as pending (the same ids: at least once, never lost).
 //! - **Results** of a batch of attempts are written with a few multi-row statements, only for
-//!   deliveries the worker still holds. Lock order everywhere: handoff, endpoint row, then its
+//!   deliveries the worker still holds. Lock order everywhere: endpoint row, then its
 //!   deliveries, then attempts (the order of an endpoint delete and its cascade).
 //!
 //! None of these transactions appends events, so none can be part of a lock cycle with an
@@ -448,14 +449,15 @@ async fn existing_endpoints(
 }
 
 /// Inserts, as pending, handed-off deliveries that were never written (an expired handoff, or
-/// jobs given back), skipping those of deleted endpoints and those written meanwhile.
+/// jobs given back), skipping those of deleted endpoints and those written meanwhile. Returns
+/// how many it wrote.
 async fn write_unwritten(
     conn: &mut AnyConnection,
     pg: bool,
     rows: &[NewDelivery<'_>],
     now: Timestamp,
     due: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<usize, StoreError> {
     let endpoints: Vec<&str> = rows.iter().map(|r| r.endpoint_id).collect();
     let existing = existing_endpoints(conn, pg, &endpoints).await?;
     let rows: Vec<NewDelivery<'_>> = rows
@@ -463,34 +465,9 @@ async fn write_unwritten(
         .filter(|r| existing.contains(r.endpoint_id))
         .copied()
         .collect();
-    insert_deliveries(conn, !pg, &rows, now, due, false).await?;
-    Ok(())
-}
-
-/// Counts `written` deliveries of each handoff as written; a handoff with none left is
-/// deleted. Taken first in every transaction that touches handoffs (lock order: handoff,
-/// endpoints, deliveries, attempts), in id order.
-async fn settle_handoffs(
-    conn: &mut AnyConnection,
-    written: &std::collections::BTreeMap<&str, i64>,
-) -> Result<(), StoreError> {
-    for (pass, count) in written {
-        let deleted = sqlx::query("DELETE FROM webhook_handoffs WHERE id = $1 AND remaining <= $2")
-            .bind(*pass)
-            .bind(*count)
-            .execute(&mut *conn)
-            .await
-            .map_err(interpret)?;
-        if deleted.rows_affected() == 0 {
-            sqlx::query("UPDATE webhook_handoffs SET remaining = remaining - $1 WHERE id = $2")
-                .bind(*count)
-                .bind(*pass)
-                .execute(&mut *conn)
-                .await
-                .map_err(interpret)?;
-        }
-    }
-    Ok(())
+    Ok(insert_deliveries(conn, !pg, &rows, now, due, false)
+        .await?
+        .len())
 }
 
 /// `AND type = …` / `AND type LIKE 'family.%'` for an event-type filter on `column`.
@@ -543,17 +520,6 @@ fn delivery_outcome(record: &AttemptRecord) -> (DeliveryStatus, Option<Timestamp
         ),
         NextState::Dead { reason } => (DeliveryStatus::Dead, None, Some(reason.as_str())),
     }
-}
-
-/// Handed-off deliveries per handoff, in id order (see [`settle_handoffs`]).
-fn handoff_counts<'a>(
-    handoffs: impl Iterator<Item = &'a Handoff>,
-) -> std::collections::BTreeMap<&'a str, i64> {
-    let mut counts = std::collections::BTreeMap::new();
-    for handoff in handoffs {
-        *counts.entry(handoff.pass.as_str()).or_default() += 1;
-    }
-    counts
 }
 
 /// Columns a handed-off delivery is first written with, its first attempt already made.
@@ -820,16 +786,17 @@ impl SqlStore {
                 event_type: kind,
             })
             .collect();
-        write_unwritten(&mut tx, pg, &deliveries, now, now).await?;
+        let written = write_unwritten(&mut tx, pg, &deliveries, now, now).await?;
         let mut stmt = self.stmt("DELETE FROM webhook_handoffs WHERE id IN ");
         stmt.list(&passes);
         stmt.query().execute(&mut *tx).await.map_err(interpret)?;
         tx.commit().await.map_err(interpret)?;
-        tracing::warn!(
-            handoffs = passes.len(),
-            deliveries = deliveries.len(),
-            "webhook deliveries of an expired handoff (its worker stopped) are pending again"
-        );
+        if written > 0 {
+            tracing::warn!(
+                deliveries = written,
+                "webhook deliveries handed to a worker that stopped are pending again"
+            );
+        }
         Ok(())
     }
 
@@ -1209,13 +1176,12 @@ impl WebhookStore for SqlStore {
                 .map(|d| [d.id, d.tenant_id, d.endpoint_id, d.event_id, d.event_type])
                 .collect();
             sqlx::query(
-                "INSERT INTO webhook_handoffs (id, worker, lease_until, remaining, deliveries, \
-                 created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO webhook_handoffs (id, worker, lease_until, deliveries, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(pass.as_str())
             .bind(claim.worker)
             .bind(claim.lease_until.unix_millis())
-            .bind(handed.len() as i64)
             .bind(to_json(&deliveries))
             .bind(now.unix_millis())
             .execute(&mut *tx)
@@ -1333,12 +1299,7 @@ impl WebhookStore for SqlStore {
         }
         let pg = self.is_postgres();
         let mut tx = self.writer().begin().await.map_err(interpret)?;
-        settle_handoffs(
-            &mut tx,
-            &handoff_counts(records.iter().filter_map(|r| r.handoff.as_ref())),
-        )
-        .await?;
-        // Endpoints next (a deleting transaction locks the endpoint before its deliveries, so
+        // Endpoints first (a deleting transaction locks the endpoint before its deliveries, so
         // taking them in the other order could deadlock with it), one statement each in id
         // order (two replicas never lock endpoint rows in opposite orders).
         let mut health: Vec<&EndpointHealth> = health.iter().collect();
@@ -1362,6 +1323,19 @@ impl WebhookStore for SqlStore {
         }
 
         tx.commit().await.map_err(interpret)
+    }
+
+    async fn delete_handoffs(&self, handoffs: &[HandoffId]) -> StoreResult<()> {
+        for chunk in handoffs.chunks(CHUNK) {
+            let ids: Vec<&str> = chunk.iter().map(HandoffId::as_str).collect();
+            let mut stmt = self.stmt("DELETE FROM webhook_handoffs WHERE id IN ");
+            stmt.list(&ids);
+            stmt.query()
+                .execute(self.writer())
+                .await
+                .map_err(interpret)?;
+        }
+        Ok(())
     }
 
     async fn webhook_worker_heartbeat(
@@ -1402,11 +1376,6 @@ impl WebhookStore for SqlStore {
     ) -> StoreResult<()> {
         let pg = self.is_postgres();
         let mut tx = self.writer().begin().await.map_err(interpret)?;
-        settle_handoffs(
-            &mut tx,
-            &handoff_counts(jobs.iter().filter_map(|j| j.handoff.as_ref())),
-        )
-        .await?;
         let handed: Vec<NewDelivery<'_>> = jobs
             .iter()
             .filter_map(|job| {

@@ -12,7 +12,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU32, Ordering},
+        atomic::{AtomicU32, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -22,13 +22,13 @@ use gatehouse_core::{
     audit::AuditContext,
     change::Change,
     clock::Clock,
-    id::{AttemptId, WebhookEndpointId},
+    id::{AttemptId, HandoffId, WebhookEndpointId},
     principal::Principal,
     secret::Keyring,
     store::Store,
     webhook::{
         AttemptRecord, AttemptStatus, ClaimRequest, DeliveryAttempt, DeliveryJob, EndpointHealth,
-        EndpointSecrets, FanOut, NextState,
+        EndpointSecrets, FanOut, Handoff, NextState,
     },
 };
 use rand::Rng;
@@ -121,6 +121,9 @@ struct Inner {
     /// Signalled when enough slots are free again.
     wake: Notify,
     secrets: Mutex<HashMap<WebhookEndpointId, OpenedSecrets>>,
+    /// Handoffs from this worker's fan-out passes: deliveries not yet written, and when the
+    /// pass ran (a handoff past its lease is the store's to clean up).
+    handoffs: Mutex<HashMap<HandoffId, (usize, Instant)>>,
 }
 
 /// An endpoint's signing secrets, opened, with the sealed values they came from.
@@ -148,6 +151,12 @@ enum Done {
 /// Per-endpoint admission: concurrency, rate limit and `Retry-After` pause.
 struct Gate {
     slots: Arc<Semaphore>,
+    /// Jobs dispatched to the endpoint and not finished (in flight or waiting for a slot).
+    assigned: AtomicUsize,
+    /// Claims and the fan-out leave the endpoint out at this many assigned jobs: one full
+    /// round of requests waits, ready, behind the one in flight, so the endpoint never idles
+    /// between passes, and fresh deliveries are still handed over instead of written pending.
+    queue_limit: usize,
     state: Mutex<GateState>,
 }
 
@@ -168,6 +177,8 @@ impl Gate {
         let now = Instant::now();
         Self {
             slots: Arc::new(Semaphore::new(concurrency)),
+            assigned: AtomicUsize::new(0),
+            queue_limit: concurrency * 2,
             state: Mutex::new(GateState {
                 tokens: None,
                 rate: None,
@@ -182,13 +193,13 @@ impl Gate {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether a claim should leave this endpoint out: all its slots busy, paused, or more
+    /// Whether a claim should leave this endpoint out: enough jobs assigned, paused, or more
     /// than a second of rate-limit debt.
     fn blocked(&self, now: Instant, clock: Timestamp) -> bool {
         let state = self.lock();
         let rate = state.rate.unwrap_or(1.0);
         let repaid = now.saturating_duration_since(state.refilled).as_secs_f64() * rate;
-        self.slots.available_permits() == 0
+        self.assigned.load(Ordering::Relaxed) >= self.queue_limit
             || state.paused_until.is_some_and(|until| until > clock)
             || state
                 .tokens
@@ -257,6 +268,7 @@ impl Worker {
                 workers: AtomicU32::new(1),
                 wake: Notify::new(),
                 secrets: Mutex::new(HashMap::new()),
+                handoffs: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -279,6 +291,7 @@ impl Worker {
         let mut next_purge = Instant::now() + Duration::from_secs(60);
         let mut last_claim = Instant::now();
         let mut claim_again = true;
+        let mut last_fan_out = Instant::now();
         tracing::info!(worker = %inner.id, "webhook delivery worker started");
 
         while !shutdown.is_cancelled() {
@@ -314,9 +327,14 @@ impl Worker {
                     }
                 }
             }
-            // With no free slot, events wait in the feed for a worker with room.
+            // With no free slot, events wait in the feed for a worker with room. While an
+            // endpoint is held back, they wait too (up to `idle_poll.0` after the last pass):
+            // a pass would write its deliveries pending (three writes each instead of one),
+            // and it usually takes more again within milliseconds.
             let free = inner.free_slots();
-            if free > 0 {
+            let hold = last_fan_out.elapsed() < min_idle && !inner.blocked_endpoints().is_empty();
+            if free > 0 && !hold {
+                last_fan_out = Instant::now();
                 match inner.fan_out(free).await {
                     Ok(pass) => {
                         busy |= pass.more;
@@ -366,11 +384,18 @@ impl Inner {
             Ok(n) => self.workers.store(n.max(1), Ordering::Relaxed),
             Err(err) => tracing::warn!(%err, "webhook worker heartbeat failed"),
         }
+        // A handoff whose deliveries could not all be written is the store's after its lease.
+        let lease = self.config.lease;
+        self.handoffs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, (_, since)| since.elapsed() < lease);
         // Forget idle endpoints so the map does not grow without bound.
         let cutoff = Instant::now() - Duration::from_secs(300);
         let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
         gates.retain(|_, gate| {
             Arc::strong_count(gate) > 1
+                || gate.assigned.load(Ordering::Relaxed) > 0
                 || gate.slots.available_permits() < self.config.endpoint_concurrency
                 || gate.lock().last_used > cutoff
         });
@@ -448,7 +473,16 @@ impl Inner {
     /// Starts an attempt for each claimed job, each holding one of this worker's slots.
     fn dispatch(self: &Arc<Self>, jobs: Vec<DeliveryJob>, results: &mpsc::Sender<Done>) {
         let claimed_at = Instant::now();
+        if let Some(handoff) = jobs.first().and_then(|job| job.handoff.as_ref()) {
+            // One fan-out pass: all its jobs share the handoff.
+            self.handoffs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(handoff.pass.clone(), (jobs.len(), claimed_at));
+        }
         for job in jobs {
+            let gate = self.gate(&job.endpoint.id);
+            gate.assigned.fetch_add(1, Ordering::Relaxed);
             let slot = self
                 .slots
                 .clone()
@@ -457,7 +491,7 @@ impl Inner {
             let span = tracing::debug_span!("webhook_delivery", delivery = %job.id, endpoint = %job.endpoint.id, attempt = job.attempts + 1);
             tokio::spawn(
                 self.clone()
-                    .run_job(job, slot, claimed_at, results.clone())
+                    .run_job(job, gate, slot, claimed_at, results.clone())
                     .instrument(span),
             );
         }
@@ -466,11 +500,11 @@ impl Inner {
     async fn run_job(
         self: Arc<Self>,
         job: DeliveryJob,
+        gate: Arc<Gate>,
         slot: OwnedSemaphorePermit,
         claimed_at: Instant,
         results: mpsc::Sender<Done>,
     ) {
-        let gate = self.gate(&job.endpoint.id);
         let released = |not_before| Done::Released {
             job: Box::new(job.clone()),
             not_before,
@@ -514,6 +548,7 @@ impl Inner {
             }
             Err(_) => released(None),
         };
+        gate.assigned.fetch_sub(1, Ordering::Relaxed);
         drop(gate);
         drop(slot);
         if self.slots.available_permits() >= (self.config.concurrency / 4).max(1) {
@@ -705,21 +740,32 @@ impl Inner {
             }
         }
 
+        // Handoffs of the deliveries written here.
+        let mut written = Vec::new();
         if !records.is_empty() || !health.is_empty() {
-            self.with_retries("recording webhook attempts", || {
-                self.store.record_attempts(&self.id, &records, &health)
-            })
-            .await;
+            let recorded = self
+                .with_retries("recording webhook attempts", || {
+                    self.store.record_attempts(&self.id, &records, &health)
+                })
+                .await;
+            if recorded {
+                written.extend(records.iter().filter_map(|r| r.handoff.as_ref()));
+            }
         }
         released.sort_by_key(|(_, not_before)| *not_before);
         for group in released.chunk_by(|a, b| a.1 == b.1) {
             let jobs: Vec<_> = group.iter().map(|(job, _)| job.clone()).collect();
-            self.with_retries("releasing webhook deliveries", || {
-                self.store
-                    .release_deliveries(&self.id, &jobs, now, group[0].1)
-            })
-            .await;
+            let given_back = self
+                .with_retries("releasing webhook deliveries", || {
+                    self.store
+                        .release_deliveries(&self.id, &jobs, now, group[0].1)
+                })
+                .await;
+            if given_back {
+                written.extend(group.iter().filter_map(|(job, _)| job.handoff.as_ref()));
+            }
         }
+        self.settle_handoffs(&written).await;
         for (endpoint, tenant, url, reason, since) in disable {
             let system = Principal::System {
                 component: "webhook-delivery",
@@ -759,9 +805,39 @@ impl Inner {
         }
     }
 
+    /// Counts these handed-off deliveries as written, and deletes the handoffs that have all
+    /// theirs written.
+    async fn settle_handoffs(&self, written: &[&Handoff]) {
+        if written.is_empty() {
+            return;
+        }
+        let settled: Vec<HandoffId> = {
+            let mut handoffs = self.handoffs.lock().unwrap_or_else(|p| p.into_inner());
+            let mut settled = Vec::new();
+            for handoff in written {
+                if let Some((left, _)) = handoffs.get_mut(&handoff.pass) {
+                    *left = left.saturating_sub(1);
+                    if *left == 0 {
+                        handoffs.remove(&handoff.pass);
+                        settled.push(handoff.pass.clone());
+                    }
+                }
+            }
+            settled
+        };
+        if settled.is_empty() {
+            return;
+        }
+        if let Err(err) = self.store.delete_handoffs(&settled).await {
+            // Harmless: when its lease ends, its deliveries are found written.
+            tracing::warn!(%err, "deleting settled webhook handoffs failed");
+        }
+    }
+
     /// A write that must not be lost lightly: retried with backoff. If it still fails, the
-    /// deliveries' leases expire and they are attempted again (at least once).
-    async fn with_retries<F, Fut>(&self, what: &str, mut write: F)
+    /// deliveries' leases expire and they are attempted again (at least once). Whether it
+    /// succeeded.
+    async fn with_retries<F, Fut>(&self, what: &str, mut write: F) -> bool
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<(), gatehouse_core::StoreError>>,
@@ -769,7 +845,7 @@ impl Inner {
         let mut pause = Duration::from_millis(100);
         for attempt in 1..=WRITE_RETRIES {
             match write().await {
-                Ok(()) => return,
+                Ok(()) => return true,
                 Err(err) if attempt == WRITE_RETRIES => {
                     tracing::error!(%err, "{what} failed; the deliveries will be retried when their leases expire");
                 }
@@ -780,6 +856,7 @@ impl Inner {
                 }
             }
         }
+        false
     }
 }
 
@@ -1016,6 +1093,14 @@ mod tests {
         assert_eq!(free.paused(clock), Some(clock.plus(Duration::from_secs(3))));
         assert!(!free.blocked(t0, clock.plus(Duration::from_secs(3))));
         assert_eq!(free.paused(clock.plus(Duration::from_secs(3))), None);
+
+        // A full round of jobs may wait behind the one in flight; then claims leave it out.
+        let busy = Gate::new(2);
+        let now = Timestamp::from_unix_millis(0);
+        busy.assigned.store(3, Ordering::Relaxed);
+        assert!(!busy.blocked(t0, now));
+        busy.assigned.store(4, Ordering::Relaxed);
+        assert!(busy.blocked(t0, now));
     }
 
     #[test]

@@ -665,6 +665,62 @@ async fn fan_out_can_hand_what_it_creates_straight_to_a_worker() {
 }
 
 #[tokio::test]
+async fn a_deleted_handoff_stays_deleted() {
+    for_each_backend(|b| async move {
+        let s = &b.store;
+        let t = new_tenant(s, "hand-settle").await;
+        add_endpoint(s, &t, &["user.*"]).await;
+        drain(s).await;
+        emit(
+            s,
+            Some(&t),
+            &["user.created", "user.updated", "user.deleted"],
+        )
+        .await;
+        let now = Timestamp::now();
+        let hand = ClaimRequest {
+            worker: "w1",
+            now,
+            lease_until: now.plus(60 * SEC),
+            limit: 1,
+            exclude: &[],
+        };
+        let mut jobs = Vec::new();
+        for _ in 0..3 {
+            let pass = s.fan_out_events(1, now, Some(&hand)).await.unwrap();
+            jobs.push(pass.claimed[0].clone());
+        }
+        let pass = |job: &DeliveryJob| job.handoff.clone().unwrap().pass;
+        assert_ne!(pass(&jobs[0]), pass(&jobs[1]), "one handoff per pass");
+        let [written, kept, deleted] = [&jobs[0], &jobs[1], &jobs[2]];
+        s.record_attempts(
+            "w1",
+            &[AttemptRecord {
+                attempt: attempt(written, AttemptStatus::Succeeded, now),
+                next: NextState::Succeeded,
+                handoff: written.handoff.clone(),
+            }],
+            &[],
+        )
+        .await
+        .unwrap();
+        s.delete_handoffs(&[pass(written), pass(deleted)])
+            .await
+            .unwrap();
+        // After the lease only the handoff still there comes back.
+        let back = claim(s, "w2", now.plus(120 * SEC), 10).await;
+        assert_eq!(
+            back.iter().map(|j| &j.id).collect::<Vec<_>>(),
+            [&kept.id],
+            "{}",
+            b.name
+        );
+        assert!(s.get_delivery(&t, &deleted.id).await.unwrap().is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn handed_off_deliveries_of_a_deleted_endpoint_are_dropped_quietly() {
     for_each_backend(|b| async move {
         let s = &b.store;
