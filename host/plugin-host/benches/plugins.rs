@@ -286,7 +286,7 @@ fn main() {
         fresh / native
     );
     println!(
-        "| isolated call: fresh instance via async dispatch (blocking pool) | {:.1} µs | {:.2}× | |",
+        "| isolated call: fresh instance via async dispatch (call threads) | {:.1} µs | {:.2}× | |",
         fresh_async / 1e3,
         fresh_async / native
     );

@@ -58,7 +58,7 @@ pub enum PluginError {
         actual: PluginKind,
     },
     /// Instantiation failed for a reason that is not the plugin's fault (e.g. the pool is
-    /// exhausted) or the blocking pool is gone.
+    /// exhausted), or the call failed in the host.
     #[error("plugin host error: {0}")]
     Host(String),
 }

@@ -1,5 +1,5 @@
 //! [`PluginHost`]: loading components and calling them, each call in a fresh instance on a
-//! bounded blocking pool, under the plugin's limits.
+//! fixed set of call threads, under the plugin's limits.
 
 use std::{
     path::PathBuf,
@@ -8,7 +8,6 @@ use std::{
 };
 
 use gatehouse_core::plugin::{PluginKind, PluginLimits};
-use tokio::sync::Semaphore;
 use wasmtime::{Engine, Store, Trap, component::Linker};
 
 use crate::{
@@ -20,6 +19,7 @@ use crate::{
     health::{DisableSink, Health},
     inspect::{self, WitVersion},
     limits::Limits,
+    pool::CallPool,
     state::{self, CallState},
     types::{
         EgressHost, PluginInfo, ProviderInfo, RenderRequest, Rendered, TenantContext,
@@ -58,7 +58,8 @@ pub struct HostConfig {
     /// Where compiled components are cached (created 0700). `None` compiles in memory on every
     /// load (tests, `plugin test`).
     pub cache_dir: Option<PathBuf>,
-    /// Calls running at once; more wait for a slot without blocking the async runtime.
+    /// Calls running at once (one call thread each); more wait in a queue without blocking
+    /// the async runtime.
     /// At most `pool.max_instances`.
     pub max_concurrent_calls: usize,
     pub pool: PoolConfig,
@@ -114,7 +115,7 @@ struct Inner {
     engine: Engine,
     linker: Linker<CallState>,
     cache: Cache,
-    permits: Arc<Semaphore>,
+    calls: CallPool,
     config: HostConfig,
     // Last: stops the ticker thread when the host goes away.
     ticker: Ticker,
@@ -246,12 +247,14 @@ impl PluginHost {
             .map_err(|err| HostError::Engine(format!("{err:#}")))?;
         let cache = Cache::new(&engine, config.cache_dir.clone())?;
         let ticker = Ticker::start(engine.clone(), config.epoch_tick)?;
+        let calls = CallPool::start(config.max_concurrent_calls)
+            .map_err(|err| HostError::Engine(format!("starting the plugin call threads: {err}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 engine,
                 linker,
                 cache,
-                permits: Arc::new(Semaphore::new(config.max_concurrent_calls)),
+                calls,
                 config,
                 ticker,
             }),
@@ -339,7 +342,7 @@ impl PluginHost {
         }
     }
 
-    /// Makes one call on the bounded blocking pool.
+    /// Makes one call on the call threads.
     pub async fn call(&self, plugin: &Plugin, call: Call) -> Result<Output, PluginError> {
         self.dispatch(plugin, Request::from(call)).await
     }
@@ -354,23 +357,18 @@ impl PluginHost {
                 report: CallReport::default(),
             };
         }
-        let Ok(permit) = self.inner.permits.clone().acquire_owned().await else {
-            return CallResult {
-                output: Err(PluginError::Host("the plugin host is shutting down".into())),
-                report: CallReport::default(),
-            };
-        };
         let host = self.clone();
         let plugin = plugin.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            host.execute(&plugin, &request)
-        })
-        .await
-        .unwrap_or_else(|err| CallResult {
-            output: Err(PluginError::Host(format!("plugin call task failed: {err}"))),
-            report: CallReport::default(),
-        })
+        self.inner
+            .calls
+            .run(move || host.execute(&plugin, &request))
+            .await
+            .unwrap_or_else(|| CallResult {
+                output: Err(PluginError::Host(
+                    "the plugin call failed in the host".into(),
+                )),
+                report: CallReport::default(),
+            })
     }
 
     /// Any kind: the plugin's self-description.
@@ -490,25 +488,22 @@ impl PluginHost {
         }
     }
 
-    /// Waits for a slot (asynchronously), then runs the call on tokio's blocking pool.
+    /// Queues the call for the call threads (at most `max_concurrent_calls` run at once, in
+    /// arrival order) and waits for it.
     async fn dispatch(&self, plugin: &Plugin, request: Request) -> Result<Output, PluginError> {
-        // Cheap checks first, so a disabled or wrong-kind plugin costs no slot.
+        // Cheap checks first, so a disabled or wrong-kind plugin costs no queue slot.
         precheck(plugin, &request)?;
-        let permit = self
-            .inner
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| PluginError::Host("the plugin host is shutting down".into()))?;
         let host = self.clone();
         let plugin = plugin.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            host.execute(&plugin, &request).output
-        })
-        .await
-        .unwrap_or_else(|err| Err(PluginError::Host(format!("plugin call task failed: {err}"))))
+        self.inner
+            .calls
+            .run(move || host.execute(&plugin, &request).output)
+            .await
+            .unwrap_or_else(|| {
+                Err(PluginError::Host(
+                    "the plugin call failed in the host".into(),
+                ))
+            })
     }
 
     fn execute(&self, plugin: &Plugin, request: &Request) -> CallResult {

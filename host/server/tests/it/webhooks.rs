@@ -313,15 +313,21 @@ async fn gatehouse_events_are_delivered_signed_and_replayable() {
         assert_eq!(event["data"]["id"], app["id"]);
         let webhook_id = headers["webhook-id"].to_str().unwrap().to_owned();
 
-        // The delivery and its attempt, through the API.
-        let deliveries: Value = c
-            .get(&format!("/v1/tenants/{tid}/webhook-deliveries?endpoint_id={eid}&event_type=app.*"))
-            .await
-            .expect(200)
-            .json();
-        let delivery = &deliveries["data"][0];
-        assert_eq!(delivery["id"], webhook_id.as_str());
+        // The delivery and its attempt, through the API (listed once its first attempt is
+        // recorded, within moments of the request).
         let deadline = Instant::now() + Duration::from_secs(10);
+        let delivery = loop {
+            let page: Value = c
+                .get(&format!("/v1/tenants/{tid}/webhook-deliveries?endpoint_id={eid}&event_type=app.*"))
+                .await
+                .expect(200)
+                .json();
+            if !page["data"][0].is_null() || Instant::now() > deadline {
+                break page["data"][0].clone();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(delivery["id"], webhook_id.as_str());
         let delivery = loop {
             let d: Value = c.get(&format!("/v1/tenants/{tid}/webhook-deliveries/{webhook_id}")).await.expect(200).json();
             if d["status"] == "succeeded" || Instant::now() > deadline {
