@@ -167,13 +167,25 @@ impl Stmt {
         self
     }
 
-    /// `CAST($n AS <ty>)`: placeholders inside `VALUES` lists are untyped on PostgreSQL.
-    fn cast(&mut self, value: impl Into<Val>, ty: &str) -> &mut Self {
-        self.push("CAST(")
-            .bind(value)
-            .push(" AS ")
-            .push(ty)
-            .push(")")
+    /// `(CAST(? AS BIGINT), CAST(? AS TEXT), …), …`: a `VALUES` list, one row per item, each
+    /// value cast to its column type (placeholders there are untyped on PostgreSQL).
+    fn values<T>(&mut self, items: &[T], row: impl Fn(&T) -> Vec<Val>) -> &mut Self {
+        for (i, item) in items.iter().enumerate() {
+            self.push(if i == 0 { "(" } else { ", (" });
+            for (j, value) in row(item).into_iter().enumerate() {
+                let ty = match value {
+                    Val::Text(_) => "TEXT",
+                    Val::Int(_) => "BIGINT",
+                };
+                self.push(if j == 0 { "CAST(" } else { ", CAST(" })
+                    .bind(value)
+                    .push(" AS ")
+                    .push(ty)
+                    .push(")");
+            }
+            self.push(")");
+        }
+        self
     }
 
     /// `(a, b, c)` of bound values.
@@ -576,37 +588,24 @@ async fn record_attempts_values(
                  v.column9, v.column10, v.column11, v.column9 FROM (VALUES "
             ),
         );
-        for (i, record) in chunk.iter().enumerate() {
+        stmt.values(chunk, |record| {
             let a = &record.attempt;
             let handoff = record.handoff.as_ref().expect("partitioned on the handoff");
             let (status, next_at, error) = delivery_outcome(record);
-            if i > 0 {
-                stmt.push(", ");
-            }
-            stmt.push("(")
-                .cast(a.delivery_id.as_str(), "TEXT")
-                .push(", ")
-                .cast(a.tenant_id.as_str(), "TEXT")
-                .push(", ")
-                .cast(a.endpoint_id.as_str(), "TEXT")
-                .push(", ")
-                .cast(handoff.event_id.as_str(), "TEXT")
-                .push(", ")
-                .cast(handoff.event_type.as_str(), "TEXT")
-                .push(", ")
-                .cast(status.as_str(), "TEXT")
-                .push(", ")
-                .cast(i64::from(a.attempt), "BIGINT")
-                .push(", ")
-                .cast(next_at, "BIGINT")
-                .push(", ")
-                .cast(a.started_at, "BIGINT")
-                .push(", ")
-                .cast(a.response_status.map(i64::from), "BIGINT")
-                .push(", ")
-                .cast(error, "TEXT")
-                .push(")");
-        }
+            vec![
+                a.delivery_id.as_str().into(),
+                a.tenant_id.as_str().into(),
+                a.endpoint_id.as_str().into(),
+                handoff.event_id.as_str().into(),
+                handoff.event_type.as_str().into(),
+                status.as_str().into(),
+                i64::from(a.attempt).into(),
+                next_at.into(),
+                a.started_at.into(),
+                a.response_status.map(i64::from).into(),
+                error.into(),
+            ]
+        });
         stmt.push(
             ") AS v WHERE EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = v.column3) \
              ON CONFLICT (event_id, endpoint_id) DO NOTHING",
@@ -622,26 +621,18 @@ async fn record_attempts_values(
              last_attempt_at = v.column4, last_response_status = v.column5, \
              last_error = v.column6, claimed_by = NULL, lease_until = NULL FROM (VALUES ",
         );
-        for (i, record) in chunk.iter().enumerate() {
+        stmt.values(chunk, |record| {
             let a = &record.attempt;
             let (status, next_at, error) = delivery_outcome(record);
-            if i > 0 {
-                stmt.push(", ");
-            }
-            stmt.push("(")
-                .cast(a.delivery_id.as_str(), "TEXT")
-                .push(", ")
-                .cast(status.as_str(), "TEXT")
-                .push(", ")
-                .cast(next_at, "BIGINT")
-                .push(", ")
-                .cast(a.started_at, "BIGINT")
-                .push(", ")
-                .cast(a.response_status.map(i64::from), "BIGINT")
-                .push(", ")
-                .cast(error, "TEXT")
-                .push(")");
-        }
+            vec![
+                a.delivery_id.as_str().into(),
+                status.as_str().into(),
+                next_at.into(),
+                a.started_at.into(),
+                a.response_status.map(i64::from).into(),
+                error.into(),
+            ]
+        });
         stmt.push(
             ") AS v WHERE webhook_deliveries.id = v.column1 AND webhook_deliveries.claimed_by = ",
         )
@@ -659,35 +650,22 @@ async fn record_attempts_values(
              v.column10, v.column11 FROM (VALUES "
             ),
         );
-        for (i, record) in chunk.iter().enumerate() {
+        stmt.values(chunk, |record| {
             let a = &record.attempt;
-            if i > 0 {
-                stmt.push(", ");
-            }
-            stmt.push("(")
-                .cast(a.id.as_str(), "TEXT")
-                .push(", ")
-                .cast(a.delivery_id.as_str(), "TEXT")
-                .push(", ")
-                .cast(a.tenant_id.as_str(), "TEXT")
-                .push(", ")
-                .cast(a.endpoint_id.as_str(), "TEXT")
-                .push(", ")
-                .cast(i64::from(a.attempt), "BIGINT")
-                .push(", ")
-                .cast(a.started_at, "BIGINT")
-                .push(", ")
-                .cast(a.status.as_str(), "TEXT")
-                .push(", ")
-                .cast(i64::from(a.latency_ms), "BIGINT")
-                .push(", ")
-                .cast(a.response_status.map(i64::from), "BIGINT")
-                .push(", ")
-                .cast(a.response_body.as_deref(), "TEXT")
-                .push(", ")
-                .cast(a.error.as_deref(), "TEXT")
-                .push(")");
-        }
+            vec![
+                a.id.as_str().into(),
+                a.delivery_id.as_str().into(),
+                a.tenant_id.as_str().into(),
+                a.endpoint_id.as_str().into(),
+                i64::from(a.attempt).into(),
+                a.started_at.into(),
+                a.status.as_str().into(),
+                i64::from(a.latency_ms).into(),
+                a.response_status.map(i64::from).into(),
+                a.response_body.as_deref().into(),
+                a.error.as_deref().into(),
+            ]
+        });
         stmt.push(
             ") AS v WHERE EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = v.column2)",
         );

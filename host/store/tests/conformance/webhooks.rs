@@ -115,6 +115,15 @@ fn attempt(job: &DeliveryJob, status: AttemptStatus, at: Timestamp) -> DeliveryA
     }
 }
 
+/// A successful first attempt of `job`, as a worker records it.
+fn success(job: &DeliveryJob, at: Timestamp) -> AttemptRecord {
+    AttemptRecord {
+        attempt: attempt(job, AttemptStatus::Succeeded, at),
+        next: NextState::Succeeded,
+        handoff: job.handoff.clone(),
+    }
+}
+
 async fn deliveries(
     s: &SqlStore,
     tenant: &TenantId,
@@ -565,17 +574,9 @@ async fn fan_out_can_hand_what_it_creates_straight_to_a_worker() {
 
         // A result writes the delivery, in its next state, with the attempt.
         let done = &pass.claimed[0];
-        s.record_attempts(
-            "w1",
-            &[AttemptRecord {
-                attempt: attempt(done, AttemptStatus::Succeeded, now),
-                next: NextState::Succeeded,
-                handoff: done.handoff.clone(),
-            }],
-            &[],
-        )
-        .await
-        .unwrap();
+        s.record_attempts("w1", &[success(done, now)], &[])
+            .await
+            .unwrap();
         let stored = s.get_delivery(&t, &done.id).await.unwrap().unwrap();
         assert_eq!(
             (
@@ -636,17 +637,9 @@ async fn fan_out_can_hand_what_it_creates_straight_to_a_worker() {
 
         // The first worker's late result keeps its attempt and changes nothing else.
         let late = &pass.claimed[2];
-        s.record_attempts(
-            "w1",
-            &[AttemptRecord {
-                attempt: attempt(late, AttemptStatus::Succeeded, later),
-                next: NextState::Succeeded,
-                handoff: late.handoff.clone(),
-            }],
-            &[],
-        )
-        .await
-        .unwrap();
+        s.record_attempts("w1", &[success(late, later)], &[])
+            .await
+            .unwrap();
         let stored = s.get_delivery(&t, &late.id).await.unwrap().unwrap();
         assert_eq!(
             (stored.status, stored.attempts),
@@ -693,17 +686,9 @@ async fn a_deleted_handoff_stays_deleted() {
         let pass = |job: &DeliveryJob| job.handoff.clone().unwrap().pass;
         assert_ne!(pass(&jobs[0]), pass(&jobs[1]), "one handoff per pass");
         let [written, kept, deleted] = [&jobs[0], &jobs[1], &jobs[2]];
-        s.record_attempts(
-            "w1",
-            &[AttemptRecord {
-                attempt: attempt(written, AttemptStatus::Succeeded, now),
-                next: NextState::Succeeded,
-                handoff: written.handoff.clone(),
-            }],
-            &[],
-        )
-        .await
-        .unwrap();
+        s.record_attempts("w1", &[success(written, now)], &[])
+            .await
+            .unwrap();
         s.delete_handoffs(&[pass(written), pass(deleted)])
             .await
             .unwrap();
@@ -755,11 +740,7 @@ async fn handed_off_deliveries_of_a_deleted_endpoint_are_dropped_quietly() {
         let records: Vec<AttemptRecord> = of_gone
             .iter()
             .chain(&of_kept[..1])
-            .map(|job| AttemptRecord {
-                attempt: attempt(job, AttemptStatus::Succeeded, now),
-                next: NextState::Succeeded,
-                handoff: job.handoff.clone(),
-            })
+            .map(|job| success(job, now))
             .collect();
         s.record_attempts("w1", &records[1..], &[]).await.unwrap();
         let released: Vec<DeliveryJob> = [
