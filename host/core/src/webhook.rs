@@ -612,9 +612,21 @@ pub struct DeliveryJob {
     /// when the event is gone (older than the events retention period).
     pub event_json: Option<String>,
     pub endpoint: JobEndpoint,
-    /// Set when the fan-out handed this delivery out without writing it (see
+    /// The fan-out pass that handed this delivery out without writing it (see
     /// [`WebhookStore::fan_out_events`]): its row is first written with its result.
-    pub handoff: Option<Handoff>,
+    pub handoff: Option<HandoffId>,
+}
+
+impl DeliveryJob {
+    /// What writing this handed-off delivery with its first result needs; `None` for a
+    /// delivery that is already written (claimed).
+    pub fn unwritten(&self) -> Option<Handoff> {
+        Some(Handoff {
+            pass: self.handoff.clone()?,
+            event_id: self.event_id.clone(),
+            event_type: self.event_type.clone(),
+        })
+    }
 }
 
 /// A delivery handed out by the fan-out before it was written: what its first write needs

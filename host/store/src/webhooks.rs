@@ -37,7 +37,7 @@ use gatehouse_core::{
     webhook::{
         AttemptFilter, AttemptRecord, AttemptStatus, ClaimRequest, Delivery, DeliveryAttempt,
         DeliveryFilter, DeliveryJob, DeliveryStatus, EndpointHealth, EndpointSecrets, FanOut,
-        Handoff, JobEndpoint, NextState, WebhookEndpoint, WebhookStore, wants,
+        JobEndpoint, NextState, WebhookEndpoint, WebhookStore, wants,
     },
 };
 use sqlx::{
@@ -132,9 +132,8 @@ impl From<Option<Timestamp>> for Val {
     }
 }
 
-/// A statement whose placeholders are added as values are bound: `$n` on PostgreSQL, plain
-/// `?` on SQLite. (The SQLite driver resolves each numbered placeholder by name with a linear
-/// search, which makes a multi-row statement's binding quadratic; anonymous ones bind in order.)
+/// A statement whose placeholders are added as values are bound: plain `?` where the dialect
+/// wants them (SQLite, see [`crate::Dialect::anonymous_placeholders`]), `$n` otherwise.
 #[derive(Debug, Default)]
 struct Stmt {
     text: String,
@@ -372,7 +371,7 @@ struct NewDelivery<'a> {
 
 /// Inserts pending deliveries created at `now`, due at `due`. With `rearm`, an existing
 /// delivery of the same event and endpoint that is not pending becomes due again (a new
-/// round); otherwise it is left alone. Returns the ids of the rows inserted or re-armed.
+/// round); otherwise it is left alone. Returns how many rows were inserted or re-armed.
 async fn insert_deliveries(
     conn: &mut AnyConnection,
     anonymous: bool,
@@ -380,8 +379,8 @@ async fn insert_deliveries(
     now: Timestamp,
     due: Timestamp,
     rearm: bool,
-) -> Result<Vec<String>, StoreError> {
-    let mut written = Vec::with_capacity(rows.len());
+) -> Result<u64, StoreError> {
+    let mut written = 0;
     for chunk in shaped(rows) {
         let mut stmt = Stmt::new(
             anonymous,
@@ -418,15 +417,8 @@ async fn insert_deliveries(
         } else {
             stmt.push(" ON CONFLICT (event_id, endpoint_id) DO NOTHING");
         }
-        stmt.push(" RETURNING id");
-        let returned = stmt
-            .query()
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(interpret)?;
-        for row in &returned {
-            written.push(get::<String>(row, "id")?);
-        }
+        let result = stmt.query().execute(&mut *conn).await.map_err(interpret)?;
+        written += result.rows_affected();
     }
     Ok(written)
 }
@@ -469,7 +461,7 @@ async fn write_unwritten(
     rows: &[NewDelivery<'_>],
     now: Timestamp,
     due: Timestamp,
-) -> Result<usize, StoreError> {
+) -> Result<u64, StoreError> {
     let endpoints: Vec<&str> = rows.iter().map(|r| r.endpoint_id).collect();
     let existing = existing_endpoints(conn, pg, &endpoints).await?;
     let rows: Vec<NewDelivery<'_>> = rows
@@ -477,9 +469,7 @@ async fn write_unwritten(
         .filter(|r| existing.contains(r.endpoint_id))
         .copied()
         .collect();
-    Ok(insert_deliveries(conn, !pg, &rows, now, due, false)
-        .await?
-        .len())
+    insert_deliveries(conn, !pg, &rows, now, due, false).await
 }
 
 /// `AND type = …` / `AND type LIKE 'family.%'` for an event-type filter on `column`.
@@ -725,7 +715,7 @@ impl SqlStore {
     }
 
     fn stmt(&self, text: &str) -> Stmt {
-        Stmt::new(!self.is_postgres(), text)
+        Stmt::new(self.dialect().anonymous_placeholders, text)
     }
 
     /// Writes the unwritten deliveries of handoffs whose lease ran out (their worker died or
@@ -1145,7 +1135,9 @@ impl WebhookStore for SqlStore {
                 })
                 .collect::<Vec<_>>()
         };
-        let created = insert_deliveries(&mut tx, !pg, &rows(false), now, now, false).await?;
+        let anonymous = self.dialect().anonymous_placeholders;
+        let created =
+            insert_deliveries(&mut tx, anonymous, &rows(false), now, now, false).await? as usize;
         let handed = rows(true);
         let pass = HandoffId::generate();
         if let Some(claim) = claim.filter(|_| !handed.is_empty()) {
@@ -1191,16 +1183,12 @@ impl WebhookStore for SqlStore {
                     &event.data,
                 )),
                 endpoint: endpoint.job.clone(),
-                handoff: Some(Handoff {
-                    pass: pass.clone(),
-                    event_id: EventId::from_stored(event.id.clone()),
-                    event_type: event.kind.clone(),
-                }),
+                handoff: Some(pass.clone()),
             })
             .collect();
         Ok(FanOut {
             events: events.len() as u32,
-            deliveries: (created.len() + handed.len()) as u32,
+            deliveries: (created + handed.len()) as u32,
             more: events.len() as u32 >= limit,
             claimed,
         })
@@ -1356,15 +1344,13 @@ impl WebhookStore for SqlStore {
         let mut tx = self.writer().begin().await.map_err(interpret)?;
         let handed: Vec<NewDelivery<'_>> = jobs
             .iter()
-            .filter_map(|job| {
-                let handoff = job.handoff.as_ref()?;
-                Some(NewDelivery {
-                    id: job.id.as_str(),
-                    tenant_id: job.tenant_id.as_str(),
-                    endpoint_id: job.endpoint.id.as_str(),
-                    event_id: handoff.event_id.as_str(),
-                    event_type: &handoff.event_type,
-                })
+            .filter(|job| job.handoff.is_some())
+            .map(|job| NewDelivery {
+                id: job.id.as_str(),
+                tenant_id: job.tenant_id.as_str(),
+                endpoint_id: job.endpoint.id.as_str(),
+                event_id: job.event_id.as_str(),
+                event_type: &job.event_type,
             })
             .collect();
         if !handed.is_empty() {
@@ -1607,9 +1593,8 @@ impl WebhookStore for SqlStore {
                     event_type: kind,
                 })
                 .collect();
-            total += insert_deliveries(&mut tx, !self.is_postgres(), &wanted, now, now, true)
-                .await?
-                .len() as u64;
+            let anonymous = self.dialect().anonymous_placeholders;
+            total += insert_deliveries(&mut tx, anonymous, &wanted, now, now, true).await?;
             if (rows.len() as i64) < RECOVER_PAGE {
                 break;
             }

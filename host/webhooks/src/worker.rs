@@ -28,7 +28,7 @@ use gatehouse_core::{
     store::Store,
     webhook::{
         AttemptRecord, AttemptStatus, ClaimRequest, DeliveryAttempt, DeliveryJob, EndpointHealth,
-        EndpointSecrets, FanOut, Handoff, NextState,
+        EndpointSecrets, FanOut, NextState,
     },
 };
 use rand::Rng;
@@ -332,10 +332,11 @@ impl Worker {
             // a pass would write its deliveries pending (three writes each instead of one),
             // and it usually takes more again within milliseconds.
             let free = inner.free_slots();
-            let hold = last_fan_out.elapsed() < min_idle && !inner.blocked_endpoints().is_empty();
+            let held_back = inner.blocked_endpoints();
+            let hold = last_fan_out.elapsed() < min_idle && !held_back.is_empty();
             if free > 0 && !hold {
                 last_fan_out = Instant::now();
-                match inner.fan_out(free).await {
+                match inner.fan_out(free, &held_back).await {
                     Ok(pass) => {
                         busy |= pass.more;
                         claim_again |= pass.deliveries as usize > pass.claimed.len();
@@ -461,10 +462,14 @@ impl Inner {
             .await
     }
 
-    /// Fans out up to `free` events, claiming up to `free` of the deliveries created.
-    async fn fan_out(&self, free: usize) -> Result<FanOut, gatehouse_core::StoreError> {
-        let exclude = self.blocked_endpoints();
-        let claim = self.claim_request(free, &exclude);
+    /// Fans out up to `free` events, taking up to `free` of the deliveries created (none of
+    /// the endpoints in `exclude`).
+    async fn fan_out(
+        &self,
+        free: usize,
+        exclude: &[WebhookEndpointId],
+    ) -> Result<FanOut, gatehouse_core::StoreError> {
+        let claim = self.claim_request(free, exclude);
         self.store
             .fan_out_events(claim.limit, claim.now, Some(&claim))
             .await
@@ -473,12 +478,12 @@ impl Inner {
     /// Starts an attempt for each claimed job, each holding one of this worker's slots.
     fn dispatch(self: &Arc<Self>, jobs: Vec<DeliveryJob>, results: &mpsc::Sender<Done>) {
         let claimed_at = Instant::now();
-        if let Some(handoff) = jobs.first().and_then(|job| job.handoff.as_ref()) {
+        if let Some(pass) = jobs.first().and_then(|job| job.handoff.as_ref()) {
             // One fan-out pass: all its jobs share the handoff.
             self.handoffs
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert(handoff.pass.clone(), (jobs.len(), claimed_at));
+                .insert(pass.clone(), (jobs.len(), claimed_at));
         }
         for job in jobs {
             let gate = self.gate(&job.endpoint.id);
@@ -713,7 +718,7 @@ impl Inner {
                     error: report.error,
                 },
                 next,
-                handoff: job.handoff,
+                handoff: job.unwritten(),
             });
         }
 
@@ -749,7 +754,11 @@ impl Inner {
                 })
                 .await;
             if recorded {
-                written.extend(records.iter().filter_map(|r| r.handoff.as_ref()));
+                written.extend(
+                    records
+                        .iter()
+                        .filter_map(|r| r.handoff.as_ref().map(|h| &h.pass)),
+                );
             }
         }
         released.sort_by_key(|(_, not_before)| *not_before);
@@ -807,19 +816,19 @@ impl Inner {
 
     /// Counts these handed-off deliveries as written, and deletes the handoffs that have all
     /// theirs written.
-    async fn settle_handoffs(&self, written: &[&Handoff]) {
+    async fn settle_handoffs(&self, written: &[&HandoffId]) {
         if written.is_empty() {
             return;
         }
         let settled: Vec<HandoffId> = {
             let mut handoffs = self.handoffs.lock().unwrap_or_else(|p| p.into_inner());
             let mut settled = Vec::new();
-            for handoff in written {
-                if let Some((left, _)) = handoffs.get_mut(&handoff.pass) {
+            for &pass in written {
+                if let Some((left, _)) = handoffs.get_mut(pass) {
                     *left = left.saturating_sub(1);
                     if *left == 0 {
-                        handoffs.remove(&handoff.pass);
-                        settled.push(handoff.pass.clone());
+                        handoffs.remove(pass);
+                        settled.push(pass.clone());
                     }
                 }
             }

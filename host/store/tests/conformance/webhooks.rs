@@ -120,7 +120,7 @@ fn success(job: &DeliveryJob, at: Timestamp) -> AttemptRecord {
     AttemptRecord {
         attempt: attempt(job, AttemptStatus::Succeeded, at),
         next: NextState::Succeeded,
-        handoff: job.handoff.clone(),
+        handoff: job.unwritten(),
     }
 }
 
@@ -530,9 +530,9 @@ async fn fan_out_can_hand_what_it_creates_straight_to_a_worker() {
             assert!([&first.id, &second.id].contains(&&job.endpoint.id));
         }
 
-        let pass_id = pass.claimed[0].handoff.as_ref().map(|h| h.pass.clone());
+        let pass_id = pass.claimed[0].handoff.clone();
         for job in &pass.claimed {
-            let handoff = job.handoff.as_ref().expect("handed off");
+            let handoff = job.unwritten().expect("handed off");
             assert_eq!(
                 Some(&handoff.pass),
                 pass_id.as_ref(),
@@ -683,7 +683,7 @@ async fn a_deleted_handoff_stays_deleted() {
             let pass = s.fan_out_events(1, now, Some(&hand)).await.unwrap();
             jobs.push(pass.claimed[0].clone());
         }
-        let pass = |job: &DeliveryJob| job.handoff.clone().unwrap().pass;
+        let pass = |job: &DeliveryJob| job.handoff.clone().unwrap();
         assert_ne!(pass(&jobs[0]), pass(&jobs[1]), "one handoff per pass");
         let [written, kept, deleted] = [&jobs[0], &jobs[1], &jobs[2]];
         s.record_attempts("w1", &[success(written, now)], &[])
