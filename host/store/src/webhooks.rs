@@ -20,6 +20,11 @@
 //! - **Results** of a batch of attempts are written with a few multi-row statements, only for
 //!   deliveries the worker still holds. Lock order everywhere: endpoint row, then its
 //!   deliveries, then attempts (the order of an endpoint delete and its cascade).
+//! - **No orphans**: on PostgreSQL deliveries and attempts have no foreign keys (migration
+//!   0007: they cost a row lock per row). Every statement writing them locks their endpoints
+//!   `FOR KEY SHARE` and writes only for the endpoints it locked; an endpoint's delete trigger
+//!   removes its deliveries and attempts, and the retention purge removes attempts with their
+//!   delivery. SQLite keeps its foreign keys.
 //!
 //! None of these transactions appends events, so none can be part of a lock cycle with an
 //! event writer (which holds the events lock until commit).
@@ -530,7 +535,7 @@ const WRITTEN_DELIVERY_COLUMNS: &str = "id, tenant_id, endpoint_id, event_id, ev
      last_error, created_at";
 
 /// Attempts and their deliveries' next states as one JSON array (see [`record_attempts_json`]).
-fn attempts_json(records: &[AttemptRecord]) -> String {
+fn attempts_json(records: &[&AttemptRecord]) -> String {
     let rows: Vec<serde_json::Value> = records
         .iter()
         .map(|record| {
@@ -665,47 +670,70 @@ async fn record_attempts_values(
     Ok(())
 }
 
-/// PostgreSQL: the batch as one JSON parameter, parsed once, in one statement. PostgreSQL
-/// joins a long VALUES list by scanning the whole deliveries table (the cost grows with the
-/// table); a JSON recordset is joined by looking each delivery up by its key.
+/// PostgreSQL: the batch as one JSON parameter, parsed once, in one statement per kind of
+/// record (handed off, claimed). PostgreSQL joins a long VALUES list by scanning the whole
+/// deliveries table (the cost grows with the table); a JSON recordset is joined by looking each
+/// delivery up by its key. The two kinds go in separate statements: a plan that joins both
+/// kinds against the deliveries table scanned it whole even when one kind was absent.
 async fn record_attempts_json(
     conn: &mut AnyConnection,
     worker: &str,
     records: &[AttemptRecord],
 ) -> Result<(), StoreError> {
-    if records.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(&format!(
-        "WITH v AS MATERIALIZED (SELECT * FROM json_to_recordset($1::json) AS v(attempt_id text, \
-           delivery_id text, tenant_id text, endpoint_id text, attempt bigint, \
+    let (handed, claimed): (Vec<&AttemptRecord>, Vec<&AttemptRecord>) =
+        records.iter().partition(|r| r.handoff.is_some());
+    // Each statement locks its endpoints first (module docs: no foreign keys on PostgreSQL)
+    // and records attempts only for the endpoints it locked.
+    let recordset = "WITH v AS MATERIALIZED (SELECT * FROM json_to_recordset($1::json) AS \
+           v(attempt_id text, delivery_id text, tenant_id text, endpoint_id text, attempt bigint, \
            started_at bigint, status text, latency_ms bigint, response_status bigint, \
            response_body text, error text, delivery_status text, next_attempt_at bigint, \
            delivery_error text, event_id text, event_type text)), \
          endpoints AS (SELECT id FROM webhook_endpoints WHERE id IN \
-           (SELECT endpoint_id FROM v WHERE event_id IS NOT NULL) FOR KEY SHARE), \
-         written AS (INSERT INTO webhook_deliveries ({WRITTEN_DELIVERY_COLUMNS}) \
-           SELECT delivery_id, tenant_id, endpoint_id, event_id, event_type, delivery_status, \
-           attempt, 1, next_attempt_at, started_at, response_status, delivery_error, started_at \
-           FROM v WHERE event_id IS NOT NULL AND endpoint_id IN (SELECT id FROM endpoints) \
-           ON CONFLICT (event_id, endpoint_id) DO NOTHING RETURNING id), \
-         updated AS (UPDATE webhook_deliveries d SET status = v.delivery_status, \
-           attempts = d.attempts + 1, round_attempts = d.round_attempts + 1, \
-           next_attempt_at = v.next_attempt_at, last_attempt_at = v.started_at, \
-           last_response_status = v.response_status, last_error = v.delivery_error, \
-           claimed_by = NULL, lease_until = NULL FROM v \
-           WHERE v.event_id IS NULL AND d.id = v.delivery_id AND d.claimed_by = $2) \
-         INSERT INTO webhook_attempts ({ATTEMPT_COLUMNS}) SELECT attempt_id, delivery_id, \
-           tenant_id, endpoint_id, attempt, started_at, status, latency_ms, response_status, \
-           response_body, error FROM v \
-         WHERE delivery_id IN (SELECT id FROM written) \
-           OR EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = v.delivery_id)"
-    ))
-    .bind(attempts_json(records))
-    .bind(worker)
-    .execute(&mut *conn)
-    .await
-    .map_err(interpret)?;
+           (SELECT endpoint_id FROM v) FOR KEY SHARE)";
+    if !handed.is_empty() {
+        // Written now, with their first result (unless written meanwhile: then, like a late
+        // result, only the attempt is kept).
+        sqlx::query(&format!(
+            "{recordset}, \
+             written AS (INSERT INTO webhook_deliveries ({WRITTEN_DELIVERY_COLUMNS}) \
+               SELECT delivery_id, tenant_id, endpoint_id, event_id, event_type, \
+               delivery_status, attempt, 1, next_attempt_at, started_at, response_status, \
+               delivery_error, started_at FROM v WHERE endpoint_id IN (SELECT id FROM endpoints) \
+               ON CONFLICT (event_id, endpoint_id) DO NOTHING RETURNING id) \
+             INSERT INTO webhook_attempts ({ATTEMPT_COLUMNS}) SELECT attempt_id, delivery_id, \
+               tenant_id, endpoint_id, attempt, started_at, status, latency_ms, response_status, \
+               response_body, error FROM v WHERE delivery_id IN (SELECT id FROM written) \
+               OR (endpoint_id IN (SELECT id FROM endpoints) \
+                 AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = v.delivery_id))"
+        ))
+        .bind(attempts_json(&handed))
+        .execute(&mut *conn)
+        .await
+        .map_err(interpret)?;
+    }
+    if !claimed.is_empty() {
+        // Only deliveries this worker still holds change; the attempt is kept while the
+        // delivery exists (a late result after a rescue still counts as an attempt).
+        sqlx::query(&format!(
+            "{recordset}, \
+             updated AS (UPDATE webhook_deliveries d SET status = v.delivery_status, \
+               attempts = d.attempts + 1, round_attempts = d.round_attempts + 1, \
+               next_attempt_at = v.next_attempt_at, last_attempt_at = v.started_at, \
+               last_response_status = v.response_status, last_error = v.delivery_error, \
+               claimed_by = NULL, lease_until = NULL FROM v \
+               WHERE d.id = v.delivery_id AND d.claimed_by = $2) \
+             INSERT INTO webhook_attempts ({ATTEMPT_COLUMNS}) SELECT attempt_id, delivery_id, \
+               tenant_id, endpoint_id, attempt, started_at, status, latency_ms, response_status, \
+               response_body, error FROM v WHERE endpoint_id IN (SELECT id FROM endpoints) \
+               AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = v.delivery_id)"
+        ))
+        .bind(attempts_json(&claimed))
+        .bind(worker)
+        .execute(&mut *conn)
+        .await
+        .map_err(interpret)?;
+    }
     Ok(())
 }
 
@@ -1540,9 +1568,15 @@ impl WebhookStore for SqlStore {
         change: &Change,
     ) -> StoreResult<u64> {
         let mut tx = self.writer().begin().await.map_err(interpret)?;
-        let types: Option<String> = sqlx::query_scalar(
-            "SELECT event_types FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2",
-        )
+        // Locked like every writer of deliveries locks their endpoint (see module docs).
+        let lock = if self.is_postgres() {
+            " FOR KEY SHARE"
+        } else {
+            ""
+        };
+        let types: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT event_types FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2{lock}"
+        ))
         .bind(tenant.as_str())
         .bind(endpoint.as_str())
         .fetch_optional(&mut *tx)
@@ -1616,16 +1650,30 @@ impl WebhookStore for SqlStore {
         let mut total = 0;
         loop {
             // Bounded batches keep each transaction (and its cascade to attempts) short.
-            let result = sqlx::query(
-                "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries \
-                 WHERE id < $1 AND status <> 'pending' LIMIT 5000)",
-            )
-            .bind(cutoff.as_str())
-            .execute(self.writer())
-            .await
-            .map_err(interpret)?;
-            total += result.rows_affected();
-            if result.rows_affected() < 5000 {
+            // PostgreSQL has no cascade (module docs): the attempts go in the same statement.
+            let delete = "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM \
+                          webhook_deliveries WHERE id < $1 AND status <> 'pending' LIMIT 5000)";
+            let deleted = if self.is_postgres() {
+                let count: i64 = sqlx::query_scalar(&format!(
+                    "WITH gone AS ({delete} RETURNING id), attempts AS (DELETE FROM \
+                     webhook_attempts WHERE delivery_id IN (SELECT id FROM gone)) \
+                     SELECT COUNT(*) FROM gone"
+                ))
+                .bind(cutoff.as_str())
+                .fetch_one(self.writer())
+                .await
+                .map_err(interpret)?;
+                u64::try_from(count).unwrap_or(0)
+            } else {
+                sqlx::query(delete)
+                    .bind(cutoff.as_str())
+                    .execute(self.writer())
+                    .await
+                    .map_err(interpret)?
+                    .rows_affected()
+            };
+            total += deleted;
+            if deleted < 5000 {
                 return Ok(total);
             }
         }

@@ -10,10 +10,15 @@
 //!
 //! `GATEHOUSE_BENCH_EVENTS` sets the events per run (default 20000), `GATEHOUSE_BENCH_ONLY`
 //! picks cases (`sqlite-none,postgres-cloudevents`, …), `GATEHOUSE_BENCH_PIPELINE_ONLY=1` leaves
-//! out the bare loops (to profile the pipeline alone); PostgreSQL comes from
+//! out the bare loops (to profile the pipeline alone), `GATEHOUSE_BENCH_TRACE=1` prints the
+//! receiver's count every 250 ms once the producer is done; PostgreSQL comes from
 //! `GATEHOUSE_TEST_DATABASE_URL` (default the local server) and is skipped when unreachable.
 
 #![allow(clippy::print_stdout)]
+
+// The allocator `gatehouse serve` runs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::{
     collections::HashSet,
@@ -389,7 +394,17 @@ async fn pipeline(
     let started = Instant::now();
     commit_events(store.as_ref(), &tenant.id, n).await;
     let commit_elapsed = started.elapsed();
+    let trace = std::env::var("GATEHOUSE_BENCH_TRACE").is_ok_and(|v| v == "1");
+    let mut next_trace = Duration::ZERO;
     while receiver.unique() < n {
+        if trace && started.elapsed() >= next_trace {
+            println!(
+                "  {:>6.2} s: {} delivered",
+                started.elapsed().as_secs_f64(),
+                receiver.unique()
+            );
+            next_trace += Duration::from_millis(250);
+        }
         assert!(
             started.elapsed() < Duration::from_secs(600),
             "stalled at {} of {n}",

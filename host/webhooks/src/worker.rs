@@ -12,7 +12,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU32, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -78,9 +78,10 @@ impl WorkerConfig {
             retry_schedule,
             disable_after,
             timeout,
-            // More than one endpoint may take: claimed deliveries wait, ready, for the
-            // endpoint's next free slot instead of for the next claim.
-            concurrency: 256,
+            // Room for the queue of two fast endpoints (`Gate::queue_limit`): claimed
+            // deliveries wait, ready, for the endpoint's next free slot instead of for the
+            // next claim.
+            concurrency: 1024,
             endpoint_concurrency: 64,
             claim_batch: 256,
             idle_poll: (Duration::from_millis(20), Duration::from_millis(250)),
@@ -91,6 +92,8 @@ impl WorkerConfig {
     }
 }
 
+/// An endpoint answering within this gets deeper queues (see `Gate::queue_limit`).
+const FAST_ATTEMPT: Duration = Duration::from_millis(100);
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 const HEARTBEAT_LIVE: Duration = Duration::from_secs(20);
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
@@ -153,10 +156,10 @@ struct Gate {
     slots: Arc<Semaphore>,
     /// Jobs dispatched to the endpoint and not finished (in flight or waiting for a slot).
     assigned: AtomicUsize,
-    /// Claims and the fan-out leave the endpoint out at this many assigned jobs: one full
-    /// round of requests waits, ready, behind the one in flight, so the endpoint never idles
-    /// between passes, and fresh deliveries are still handed over instead of written pending.
-    queue_limit: usize,
+    /// Requests the endpoint takes at once.
+    concurrency: usize,
+    /// Whether the last attempt took longer than [`FAST_ATTEMPT`].
+    slow: AtomicBool,
     state: Mutex<GateState>,
 }
 
@@ -178,7 +181,8 @@ impl Gate {
         Self {
             slots: Arc::new(Semaphore::new(concurrency)),
             assigned: AtomicUsize::new(0),
-            queue_limit: concurrency * 2,
+            concurrency,
+            slow: AtomicBool::new(false),
             state: Mutex::new(GateState {
                 tokens: None,
                 rate: None,
@@ -187,6 +191,20 @@ impl Gate {
                 last_used: now,
             }),
         }
+    }
+
+    /// Claims and the fan-out leave the endpoint out at this many assigned jobs. Rounds of
+    /// requests wait, ready, behind the one in flight, so the endpoint never idles while the
+    /// next pass runs, and fresh deliveries are handed over instead of written pending: eight
+    /// rounds for a fast endpoint (a pass takes longer than one round of fast requests), two
+    /// for a slow one (queued jobs must start well within their lease).
+    fn queue_limit(&self) -> usize {
+        let rounds = if self.slow.load(Ordering::Relaxed) {
+            2
+        } else {
+            8
+        };
+        self.concurrency * rounds
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
@@ -199,7 +217,7 @@ impl Gate {
         let state = self.lock();
         let rate = state.rate.unwrap_or(1.0);
         let repaid = now.saturating_duration_since(state.refilled).as_secs_f64() * rate;
-        self.assigned.load(Ordering::Relaxed) >= self.queue_limit
+        self.assigned.load(Ordering::Relaxed) >= self.queue_limit()
             || state.paused_until.is_some_and(|until| until > clock)
             || state
                 .tokens
@@ -536,6 +554,8 @@ impl Inner {
                 } else {
                     let started_at = self.clock.now();
                     let report = self.attempt(&job, started_at).await;
+                    gate.slow
+                        .store(report.latency > FAST_ATTEMPT, Ordering::Relaxed);
                     if let Verdict::Failed {
                         retry_after: Some(wait),
                     } = report.verdict
@@ -1103,13 +1123,22 @@ mod tests {
         assert!(!free.blocked(t0, clock.plus(Duration::from_secs(3))));
         assert_eq!(free.paused(clock.plus(Duration::from_secs(3))), None);
 
-        // A full round of jobs may wait behind the one in flight; then claims leave it out.
+        // Rounds of jobs may wait behind the one in flight (eight while the endpoint is
+        // fast, two once it is slow); then claims leave it out.
         let busy = Gate::new(2);
         let now = Timestamp::from_unix_millis(0);
+        busy.assigned.store(15, Ordering::Relaxed);
+        assert!(!busy.blocked(t0, now));
+        busy.assigned.store(16, Ordering::Relaxed);
+        assert!(busy.blocked(t0, now));
+        busy.slow.store(true, Ordering::Relaxed);
         busy.assigned.store(3, Ordering::Relaxed);
         assert!(!busy.blocked(t0, now));
         busy.assigned.store(4, Ordering::Relaxed);
-        assert!(busy.blocked(t0, now));
+        assert!(
+            busy.blocked(t0, now),
+            "a slow endpoint queues two rounds only"
+        );
     }
 
     #[test]

@@ -1325,6 +1325,74 @@ async fn purge_removes_finished_old_deliveries_only() {
     .await;
 }
 
+/// A tenant's delete takes its endpoints' deliveries and attempts along (a cascade on SQLite,
+/// the endpoint delete trigger on PostgreSQL), whether written pending or from a handoff.
+#[tokio::test]
+async fn deleting_a_tenant_deletes_its_deliveries_and_attempts() {
+    for_each_backend(|b| async move {
+        let s = &b.store;
+        let t = new_tenant(s, "gone").await;
+        let other = new_tenant(s, "stays").await;
+        drain(s).await;
+        add_endpoint(s, &t, &["*"]).await;
+        add_endpoint(s, &other, &["*"]).await;
+        emit(s, Some(&t), &["user.created"]).await;
+        emit(s, Some(&other), &["user.created"]).await;
+        drain(s).await;
+        emit(s, Some(&t), &["user.updated"]).await;
+        let now = Timestamp::now();
+        let request = ClaimRequest {
+            worker: "w",
+            now,
+            lease_until: now.plus(60 * SEC),
+            limit: 10,
+            exclude: &[],
+        };
+        let handed = s
+            .fan_out_events(10, now, Some(&request))
+            .await
+            .unwrap()
+            .claimed;
+        let mut jobs = claim(s, "w", now, 10).await;
+        jobs.extend(handed);
+        assert_eq!(jobs.len(), 3, "{}", b.name);
+        let records: Vec<AttemptRecord> = jobs.iter().map(|job| success(job, now)).collect();
+        s.record_attempts("w", &records, &[]).await.unwrap();
+        let page = PageRequest::new(Some(100), None, None).unwrap();
+        let attempts = async |tenant: &TenantId| {
+            s.list_attempts(tenant, &AttemptFilter::default(), &page)
+                .await
+                .unwrap()
+                .data
+                .len()
+        };
+        assert_eq!(attempts(&t).await, 2, "{}", b.name);
+
+        s.delete_tenant(&t, &change("tenant.deleted", Some(&t)))
+            .await
+            .unwrap();
+        assert!(
+            deliveries(s, &t, DeliveryFilter::default())
+                .await
+                .is_empty(),
+            "{}",
+            b.name
+        );
+        assert_eq!(attempts(&t).await, 0, "{}", b.name);
+        assert_eq!(
+            deliveries(s, &other, DeliveryFilter::default()).await.len(),
+            1
+        );
+        assert_eq!(
+            attempts(&other).await,
+            1,
+            "the other tenant keeps its own: {}",
+            b.name
+        );
+    })
+    .await;
+}
+
 /// Replicas claiming at the same time never get the same delivery.
 #[tokio::test]
 async fn concurrent_claims_are_disjoint() {
