@@ -103,16 +103,43 @@ pub(crate) struct Dialect {
     /// Placeholders are plain `?` bound in order, not `$n`: SQLite resolves each numbered one
     /// with a linear search, which makes binding a multi-row statement quadratic.
     pub anonymous_placeholders: bool,
+    /// Row locks exist (`FOR UPDATE SKIP LOCKED`, `FOR KEY SHARE`); SQLite's single writer
+    /// already serialises what they would.
+    pub row_locks: bool,
+    /// Webhook deliveries and attempts go with their endpoint and delivery by foreign keys
+    /// (SQLite). PostgreSQL has none there: the store locks and deletes explicitly (migration
+    /// 0007) and records result batches as one JSON recordset.
+    pub webhook_foreign_keys: bool,
+}
+
+impl Dialect {
+    /// ` FOR UPDATE SKIP LOCKED`, or nothing where there are no row locks.
+    pub fn skip_locked(self) -> &'static str {
+        if self.row_locks {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        }
+    }
+
+    /// ` FOR KEY SHARE` (holds off deletes, not other readers), or nothing.
+    pub fn key_share(self) -> &'static str {
+        if self.row_locks { " FOR KEY SHARE" } else { "" }
+    }
 }
 
 const SQLITE_DIALECT: Dialect = Dialect {
     lock_events: None,
     anonymous_placeholders: true,
+    row_locks: false,
+    webhook_foreign_keys: true,
 };
 /// The advisory-lock key is arbitrary but fixed ("GHEVENTS" in ASCII, as an i64).
 const POSTGRES_DIALECT: Dialect = Dialect {
     lock_events: Some("SELECT pg_advisory_xact_lock(5136714045838722899)"),
     anonymous_placeholders: false,
+    row_locks: true,
+    webhook_foreign_keys: false,
 };
 
 impl SqlStore {

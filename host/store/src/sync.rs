@@ -17,7 +17,7 @@ use gatehouse_core::{
 use sqlx::any::AnyRow;
 
 use crate::{
-    Backend, SqlStore,
+    SqlStore,
     error::interpret,
     sql::{Arg, Sql, get, get_enum, get_int, get_opt_time, get_time, to_json},
 };
@@ -89,17 +89,6 @@ fn bounded(message: &str) -> String {
         .filter(|c| !c.is_control())
         .take(MAX_SYNC_MESSAGE_CHARS)
         .collect()
-}
-
-impl SqlStore {
-    /// `FOR UPDATE SKIP LOCKED` where the backend has it (SQLite's single writer already
-    /// serialises claims).
-    fn skip_locked(&self) -> &'static str {
-        match self.backend_kind() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        }
-    }
 }
 
 #[async_trait]
@@ -184,7 +173,7 @@ impl SyncStore for SqlStore {
                WHERE next_attempt_at <= $3 AND {LEASE_FREE} \
                ORDER BY next_attempt_at, object_kind DESC LIMIT $4{}) \
              AND {LEASE_FREE} RETURNING {RECORD_COLUMNS}",
-            self.skip_locked()
+            self.dialect().skip_locked()
         );
         let rows = sqlx::query(&statement)
             .bind(owner)

@@ -52,7 +52,7 @@ use sqlx::{
 };
 
 use crate::{
-    Backend, SqlStore,
+    Dialect, SqlStore,
     audit::escape_like,
     change,
     error::interpret,
@@ -432,7 +432,7 @@ async fn insert_deliveries(
 /// until commit, so deliveries inserted for them next cannot meet a concurrent delete.
 async fn existing_endpoints(
     conn: &mut AnyConnection,
-    pg: bool,
+    dialect: Dialect,
     endpoints: &[&str],
 ) -> Result<HashSet<String>, StoreError> {
     let mut endpoints = endpoints.to_vec();
@@ -440,11 +440,13 @@ async fn existing_endpoints(
     endpoints.dedup();
     let mut existing = HashSet::new();
     for chunk in endpoints.chunks(CHUNK) {
-        let mut stmt = Stmt::new(!pg, "SELECT id FROM webhook_endpoints WHERE id IN ");
+        let mut stmt = Stmt::new(
+            dialect.anonymous_placeholders,
+            "SELECT id FROM webhook_endpoints WHERE id IN ",
+        );
         stmt.list(chunk);
-        if pg {
-            stmt.push(" ORDER BY id FOR KEY SHARE");
-        }
+        // In id order, so two writers never lock endpoints in opposite orders.
+        stmt.push(" ORDER BY id").push(dialect.key_share());
         for row in stmt
             .query()
             .fetch_all(&mut *conn)
@@ -462,19 +464,19 @@ async fn existing_endpoints(
 /// how many it wrote.
 async fn write_unwritten(
     conn: &mut AnyConnection,
-    pg: bool,
+    dialect: Dialect,
     rows: &[NewDelivery<'_>],
     now: Timestamp,
     due: Timestamp,
 ) -> Result<u64, StoreError> {
     let endpoints: Vec<&str> = rows.iter().map(|r| r.endpoint_id).collect();
-    let existing = existing_endpoints(conn, pg, &endpoints).await?;
+    let existing = existing_endpoints(conn, dialect, &endpoints).await?;
     let rows: Vec<NewDelivery<'_>> = rows
         .iter()
         .filter(|r| existing.contains(r.endpoint_id))
         .copied()
         .collect();
-    insert_deliveries(conn, !pg, &rows, now, due, false).await
+    insert_deliveries(conn, dialect.anonymous_placeholders, &rows, now, due, false).await
 }
 
 /// `AND type = …` / `AND type LIKE 'family.%'` for an event-type filter on `column`.
@@ -738,10 +740,6 @@ async fn record_attempts_json(
 }
 
 impl SqlStore {
-    fn is_postgres(&self) -> bool {
-        self.backend_kind() == Backend::Postgres
-    }
-
     fn stmt(&self, text: &str) -> Stmt {
         Stmt::new(self.dialect().anonymous_placeholders, text)
     }
@@ -750,15 +748,13 @@ impl SqlStore {
     /// stalled) as pending, due at `now`, and deletes the handoffs. A replica skips handoffs
     /// another one is writing right now (or whose worker is settling them).
     async fn write_expired_handoffs(&self, now: Timestamp) -> StoreResult<()> {
-        let pg = self.is_postgres();
+        let dialect = self.dialect();
         let mut tx = self.writer().begin().await.map_err(interpret)?;
-        let rows = sqlx::query(if pg {
+        let rows = sqlx::query(&format!(
             "SELECT id, deliveries FROM webhook_handoffs WHERE lease_until <= $1 \
-             ORDER BY id LIMIT 16 FOR UPDATE SKIP LOCKED"
-        } else {
-            "SELECT id, deliveries FROM webhook_handoffs WHERE lease_until <= $1 \
-             ORDER BY id LIMIT 16"
-        })
+             ORDER BY id LIMIT 16{}",
+            dialect.skip_locked()
+        ))
         .bind(now.unix_millis())
         .fetch_all(&mut *tx)
         .await
@@ -782,7 +778,7 @@ impl SqlStore {
                 event_type: kind,
             })
             .collect();
-        let written = write_unwritten(&mut tx, pg, &deliveries, now, now).await?;
+        let written = write_unwritten(&mut tx, dialect, &deliveries, now, now).await?;
         let mut stmt = self.stmt("DELETE FROM webhook_handoffs WHERE id IN ");
         stmt.list(&passes);
         stmt.query().execute(&mut *tx).await.map_err(interpret)?;
@@ -1048,14 +1044,13 @@ impl WebhookStore for SqlStore {
             return Ok(FanOut::default());
         }
 
-        let pg = self.is_postgres();
+        let dialect = self.dialect();
         let mut tx = self.writer().begin().await.map_err(interpret)?;
-        let lock = if pg {
-            "SELECT last_seq FROM webhook_fanout WHERE id = 1 FOR UPDATE SKIP LOCKED"
-        } else {
-            "SELECT last_seq FROM webhook_fanout WHERE id = 1"
-        };
-        let Some(row) = sqlx::query(lock)
+        let lock = format!(
+            "SELECT last_seq FROM webhook_fanout WHERE id = 1{}",
+            dialect.skip_locked()
+        );
+        let Some(row) = sqlx::query(&lock)
             .fetch_optional(&mut *tx)
             .await
             .map_err(interpret)?
@@ -1116,11 +1111,8 @@ impl WebhookStore for SqlStore {
                 "SELECT w.id, w.tenant_id, w.event_types, w.created_seq, {JOB_ENDPOINT_COLUMNS} \
                  FROM webhook_endpoints w WHERE w.enabled <> 0 AND w.tenant_id IN "
             ));
-            stmt.list(chunk);
-            if pg {
-                // Holds off a concurrent delete until this pass commits (see module docs).
-                stmt.push(" FOR KEY SHARE");
-            }
+            // Holds off a concurrent delete until this pass commits (see module docs).
+            stmt.list(chunk).push(dialect.key_share());
             let rows = stmt.query().fetch_all(&mut *tx).await.map_err(interpret)?;
             for row in &rows {
                 endpoints.push(Ep {
@@ -1263,7 +1255,7 @@ impl WebhookStore for SqlStore {
         }
         stmt.push(" ORDER BY d.next_attempt_at LIMIT ")
             .bind(i64::from(request.limit));
-        if self.is_postgres() {
+        if self.dialect().row_locks {
             stmt.push(" FOR UPDATE OF d SKIP LOCKED");
         }
         stmt.push(") RETURNING id");
@@ -1291,7 +1283,6 @@ impl WebhookStore for SqlStore {
         if records.is_empty() && health.is_empty() {
             return Ok(());
         }
-        let pg = self.is_postgres();
         let mut tx = self.writer().begin().await.map_err(interpret)?;
         // Endpoints first (a deleting transaction locks the endpoint before its deliveries, so
         // taking them in the other order could deadlock with it), one statement each in id
@@ -1310,10 +1301,10 @@ impl WebhookStore for SqlStore {
         }
         // Then deliveries, then attempts: the attempt's foreign key finds a row this
         // transaction already holds, instead of taking a second lock on it.
-        if pg {
-            record_attempts_json(&mut tx, worker, records).await?;
-        } else {
+        if self.dialect().webhook_foreign_keys {
             record_attempts_values(&mut tx, worker, records).await?;
+        } else {
+            record_attempts_json(&mut tx, worker, records).await?;
         }
 
         tx.commit().await.map_err(interpret)
@@ -1368,7 +1359,7 @@ impl WebhookStore for SqlStore {
         now: Timestamp,
         not_before: Option<Timestamp>,
     ) -> StoreResult<()> {
-        let pg = self.is_postgres();
+        let dialect = self.dialect();
         let mut tx = self.writer().begin().await.map_err(interpret)?;
         let handed: Vec<NewDelivery<'_>> = jobs
             .iter()
@@ -1383,7 +1374,7 @@ impl WebhookStore for SqlStore {
             .collect();
         if !handed.is_empty() {
             let due = not_before.map_or(now, |at| at.max(now));
-            write_unwritten(&mut tx, pg, &handed, now, due).await?;
+            write_unwritten(&mut tx, dialect, &handed, now, due).await?;
         }
         let claimed: Vec<&str> = jobs
             .iter()
@@ -1569,11 +1560,7 @@ impl WebhookStore for SqlStore {
     ) -> StoreResult<u64> {
         let mut tx = self.writer().begin().await.map_err(interpret)?;
         // Locked like every writer of deliveries locks their endpoint (see module docs).
-        let lock = if self.is_postgres() {
-            " FOR KEY SHARE"
-        } else {
-            ""
-        };
+        let lock = self.dialect().key_share();
         let types: Option<String> = sqlx::query_scalar(&format!(
             "SELECT event_types FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2{lock}"
         ))
@@ -1653,7 +1640,7 @@ impl WebhookStore for SqlStore {
             // PostgreSQL has no cascade (module docs): the attempts go in the same statement.
             let delete = "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM \
                           webhook_deliveries WHERE id < $1 AND status <> 'pending' LIMIT 5000)";
-            let deleted = if self.is_postgres() {
+            let deleted = if !self.dialect().webhook_foreign_keys {
                 let count: i64 = sqlx::query_scalar(&format!(
                     "WITH gone AS ({delete} RETURNING id), attempts AS (DELETE FROM \
                      webhook_attempts WHERE delivery_id IN (SELECT id FROM gone)) \
