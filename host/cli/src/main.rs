@@ -10,7 +10,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 
-// glibc's allocator cost a third of the HTTP path's CPU under load; mimalloc made plain HTTP
+// glibc's allocator took over a quarter of the process's CPU under load; mimalloc made plain HTTP
 // POSTs half again as fast and webhook deliveries a fifth faster (docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -350,25 +350,7 @@ impl PluginHost {
     /// [`call`](Self::call) with what it cost (wall time, peak memory, the captured log), for
     /// admin tools that run a plugin on a server. Same pool, limits and fault counting.
     pub async fn call_with_report(&self, plugin: &Plugin, call: Call) -> CallResult {
-        let request = Request::from(call);
-        if let Err(err) = precheck(plugin, &request) {
-            return CallResult {
-                output: Err(err),
-                report: CallReport::default(),
-            };
-        }
-        let host = self.clone();
-        let plugin = plugin.clone();
-        self.inner
-            .calls
-            .run(move || host.execute(&plugin, &request))
-            .await
-            .unwrap_or_else(|| CallResult {
-                output: Err(PluginError::Host(
-                    "the plugin call failed in the host".into(),
-                )),
-                report: CallReport::default(),
-            })
+        self.dispatch_with_report(plugin, Request::from(call)).await
     }
 
     /// Any kind: the plugin's self-description.
@@ -491,18 +473,29 @@ impl PluginHost {
     /// Queues the call for the call threads (at most `max_concurrent_calls` run at once, in
     /// arrival order) and waits for it.
     async fn dispatch(&self, plugin: &Plugin, request: Request) -> Result<Output, PluginError> {
+        self.dispatch_with_report(plugin, request).await.output
+    }
+
+    /// [`dispatch`](Self::dispatch) with the call's report.
+    async fn dispatch_with_report(&self, plugin: &Plugin, request: Request) -> CallResult {
         // Cheap checks first, so a disabled or wrong-kind plugin costs no queue slot.
-        precheck(plugin, &request)?;
+        if let Err(err) = precheck(plugin, &request) {
+            return CallResult {
+                output: Err(err),
+                report: CallReport::default(),
+            };
+        }
         let host = self.clone();
         let plugin = plugin.clone();
         self.inner
             .calls
-            .run(move || host.execute(&plugin, &request).output)
+            .run(move || host.execute(&plugin, &request))
             .await
-            .unwrap_or_else(|| {
-                Err(PluginError::Host(
+            .unwrap_or_else(|| CallResult {
+                output: Err(PluginError::Host(
                     "the plugin call failed in the host".into(),
-                ))
+                )),
+                report: CallReport::default(),
             })
     }
 

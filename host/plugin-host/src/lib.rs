@@ -4,8 +4,8 @@
 //! - [`PluginHost`] owns one wasmtime [`Engine`](wasmtime::Engine) (component model, pooling
 //!   allocator sized explicitly, epoch interruption driven by a ticker thread, never fuel in
 //!   production), the linker (WASI p2 over an empty context, the capped `log` import) and the
-//!   compile cache. Every call gets a fresh instance, runs on one of a fixed set of call threads, under
-//!   the plugin's [`Limits`], and fails with a typed [`PluginError`].
+//!   compile cache. Every call gets a fresh instance, runs on one of a fixed set of call
+//!   threads, under the plugin's [`Limits`], and fails with a typed [`PluginError`].
 //! - [`Plugin`] is a loaded plugin: cheap to clone, shared by every call.
 //! - [`package`] verifies signed packages (minisign over `manifest.toml`, every file hashed)
 //!   before anything else is parsed; [`signing`] makes keys and signatures; [`trust`] is an

@@ -379,7 +379,7 @@ struct NewDelivery<'a> {
 /// round); otherwise it is left alone. Returns how many rows were inserted or re-armed.
 async fn insert_deliveries(
     conn: &mut AnyConnection,
-    anonymous: bool,
+    dialect: Dialect,
     rows: &[NewDelivery<'_>],
     now: Timestamp,
     due: Timestamp,
@@ -388,7 +388,7 @@ async fn insert_deliveries(
     let mut written = 0;
     for chunk in shaped(rows) {
         let mut stmt = Stmt::new(
-            anonymous,
+            dialect.anonymous_placeholders,
             "INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type, \
              status, attempts, round_attempts, next_attempt_at, created_at) VALUES ",
         );
@@ -476,7 +476,7 @@ async fn write_unwritten(
         .filter(|r| existing.contains(r.endpoint_id))
         .copied()
         .collect();
-    insert_deliveries(conn, dialect.anonymous_placeholders, &rows, now, due, false).await
+    insert_deliveries(conn, dialect, &rows, now, due, false).await
 }
 
 /// `AND type = …` / `AND type LIKE 'family.%'` for an event-type filter on `column`.
@@ -1155,9 +1155,8 @@ impl WebhookStore for SqlStore {
                 })
                 .collect::<Vec<_>>()
         };
-        let anonymous = self.dialect().anonymous_placeholders;
         let created =
-            insert_deliveries(&mut tx, anonymous, &rows(false), now, now, false).await? as usize;
+            insert_deliveries(&mut tx, dialect, &rows(false), now, now, false).await? as usize;
         let handed = rows(true);
         let pass = HandoffId::generate();
         if let Some(claim) = claim.filter(|_| !handed.is_empty()) {
@@ -1299,8 +1298,8 @@ impl WebhookStore for SqlStore {
             stmt.push(" WHERE id = ").bind(h.endpoint_id.as_str());
             stmt.query().execute(&mut *tx).await.map_err(interpret)?;
         }
-        // Then deliveries, then attempts: the attempt's foreign key finds a row this
-        // transaction already holds, instead of taking a second lock on it.
+        // Then deliveries, then attempts (SQLite: the attempt's foreign key finds a row this
+        // transaction already holds; PostgreSQL: each statement locks the endpoints first).
         if self.dialect().webhook_foreign_keys {
             record_attempts_values(&mut tx, worker, records).await?;
         } else {
@@ -1614,8 +1613,7 @@ impl WebhookStore for SqlStore {
                     event_type: kind,
                 })
                 .collect();
-            let anonymous = self.dialect().anonymous_placeholders;
-            total += insert_deliveries(&mut tx, anonymous, &wanted, now, now, true).await?;
+            total += insert_deliveries(&mut tx, self.dialect(), &wanted, now, now, true).await?;
             if (rows.len() as i64) < RECOVER_PAGE {
                 break;
             }

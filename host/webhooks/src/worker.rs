@@ -413,8 +413,8 @@ impl Inner {
         let cutoff = Instant::now() - Duration::from_secs(300);
         let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
         gates.retain(|_, gate| {
+            // A gate with jobs assigned is held by them (strong count).
             Arc::strong_count(gate) > 1
-                || gate.assigned.load(Ordering::Relaxed) > 0
                 || gate.slots.available_permits() < self.config.endpoint_concurrency
                 || gate.lock().last_used > cutoff
         });

@@ -81,16 +81,21 @@ async fn drain(s: &SqlStore) -> u32 {
     }
 }
 
-async fn claim(s: &SqlStore, worker: &str, now: Timestamp, limit: u32) -> Vec<DeliveryJob> {
-    s.claim_deliveries(&ClaimRequest {
+/// A claim (or fan-out hand-over) of up to `limit` deliveries for `worker`, leased 60 s.
+fn request(worker: &str, now: Timestamp, limit: u32) -> ClaimRequest<'_> {
+    ClaimRequest {
         worker,
         now,
         lease_until: now.plus(60 * SEC),
         limit,
         exclude: &[],
-    })
-    .await
-    .unwrap()
+    }
+}
+
+async fn claim(s: &SqlStore, worker: &str, now: Timestamp, limit: u32) -> Vec<DeliveryJob> {
+    s.claim_deliveries(&request(worker, now, limit))
+        .await
+        .unwrap()
 }
 
 fn attempt(job: &DeliveryJob, status: AttemptStatus, at: Timestamp) -> DeliveryAttempt {
@@ -498,11 +503,8 @@ async fn fan_out_can_hand_what_it_creates_straight_to_a_worker() {
                 100,
                 now,
                 Some(&ClaimRequest {
-                    worker: "w1",
-                    now,
-                    lease_until: now.plus(60 * SEC),
-                    limit: 4,
                     exclude: &exclude,
+                    ..request("w1", now, 4)
                 }),
             )
             .await
@@ -671,13 +673,7 @@ async fn a_deleted_handoff_stays_deleted() {
         )
         .await;
         let now = Timestamp::now();
-        let hand = ClaimRequest {
-            worker: "w1",
-            now,
-            lease_until: now.plus(60 * SEC),
-            limit: 1,
-            exclude: &[],
-        };
+        let hand = request("w1", now, 1);
         let mut jobs = Vec::new();
         for _ in 0..3 {
             let pass = s.fan_out_events(1, now, Some(&hand)).await.unwrap();
@@ -716,17 +712,7 @@ async fn handed_off_deliveries_of_a_deleted_endpoint_are_dropped_quietly() {
         emit(s, Some(&t), &["user.created", "user.updated"]).await;
         let now = Timestamp::now();
         let pass = s
-            .fan_out_events(
-                100,
-                now,
-                Some(&ClaimRequest {
-                    worker: "w1",
-                    now,
-                    lease_until: now.plus(60 * SEC),
-                    limit: 100,
-                    exclude: &[],
-                }),
-            )
+            .fan_out_events(100, now, Some(&request("w1", now, 100)))
             .await
             .unwrap();
         assert_eq!(pass.claimed.len(), 4, "{}", b.name);
@@ -795,11 +781,8 @@ async fn claims_leases_and_results() {
         // Exclusion, limits and leases.
         let excluded = s
             .claim_deliveries(&ClaimRequest {
-                worker: "w1",
-                now,
-                lease_until: now.plus(60 * SEC),
-                limit: 10,
                 exclude: std::slice::from_ref(&e.id),
+                ..request("w1", now, 10)
             })
             .await
             .unwrap();
@@ -1341,15 +1324,8 @@ async fn deleting_a_tenant_deletes_its_deliveries_and_attempts() {
         drain(s).await;
         emit(s, Some(&t), &["user.updated"]).await;
         let now = Timestamp::now();
-        let request = ClaimRequest {
-            worker: "w",
-            now,
-            lease_until: now.plus(60 * SEC),
-            limit: 10,
-            exclude: &[],
-        };
         let handed = s
-            .fan_out_events(10, now, Some(&request))
+            .fan_out_events(10, now, Some(&request("w", now, 10)))
             .await
             .unwrap()
             .claimed;
