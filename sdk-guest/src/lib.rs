@@ -233,9 +233,9 @@ pub fn zitadel_idp_request(
     }
 }
 
-/// Parses an event (or any JSON input) into `T`, mapping failure to `PluginError::Invalid`
-/// on field `event`.
-pub fn parse_event<T: serde::de::DeserializeOwned>(event: &str) -> Result<T, PluginError> {
+/// Parses an event (or any JSON input) into `T`, which may borrow from it (`&str`, `&RawValue`
+/// fields), mapping failure to `PluginError::Invalid` on field `event`.
+pub fn parse_event<'a, T: serde::Deserialize<'a>>(event: &'a str) -> Result<T, PluginError> {
     serde_json::from_str(event).map_err(|err| {
         PluginError::Invalid(vec![FieldError {
             field: "event".into(),

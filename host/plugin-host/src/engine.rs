@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::{error::HostError, host::PoolConfig, limits::Limits};
 
@@ -38,7 +38,10 @@ pub(crate) fn build(pool: &PoolConfig, metering: bool) -> Result<Engine, HostErr
         // Keep the first pages of each slot mapped: a fresh instance then costs a memset
         // instead of page faults (docs/performance.md).
         .linear_memory_keep_resident(pool.keep_resident_bytes)
-        .table_keep_resident(64 * 1024);
+        .table_keep_resident(64 * 1024)
+        // Where the kernel can tell (Linux 6.7+), reset only the pages a call dirtied instead
+        // of the whole resident prefix.
+        .pagemap_scan(Enabled::Auto);
     let mut config = Config::new();
     config
         .wasm_component_model(true)

@@ -134,6 +134,20 @@ fn each_misbehaviour_gets_the_right_error() {
     );
 }
 
+/// Every call gets a fresh instance, also when the pool reuses a slot an earlier call dirtied
+/// (statics reset, grown pages zeroed, whether reset by memset, page scan or madvise).
+#[test]
+fn no_state_survives_between_calls() {
+    let host = PluginHost::new(config()).unwrap();
+    let plugin = hostile(&host, PluginLimits::default());
+    for _ in 0..5 {
+        let result = body(&run(&host, &plugin, "remember"));
+        assert_eq!(result["calls"], 1, "{result}");
+        assert_eq!(result["dirty"], false, "{result}");
+        assert!(result["first_page"].as_u64().is_some(), "{result}");
+    }
+}
+
 #[test]
 fn no_environment_files_or_network() {
     let host = PluginHost::new(config()).unwrap();

@@ -17,6 +17,33 @@ fn recurse(depth: u64) -> u64 {
     black_box(recurse(black_box(depth + 1))) + black_box(recurse(depth + 2))
 }
 
+/// What an earlier call could have left behind for this one: a static counter, and whether the
+/// memory it grows past the initial pages still holds the marker an earlier call wrote there. A
+/// fresh instance per call answers `{"calls":1,"dirty":false}` every time.
+#[cfg(target_arch = "wasm32")]
+fn remember() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+    const PAGES: usize = 32;
+    let calls = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
+    let first = core::arch::wasm32::memory_grow(0, PAGES);
+    if first == usize::MAX {
+        return r#"{"error":"memory.grow failed"}"#.into();
+    }
+    // Pages the allocator never handed out, read and written through a raw pointer on purpose.
+    #[allow(unsafe_code)]
+    let region =
+        unsafe { std::slice::from_raw_parts_mut((first * 65536) as *mut u8, PAGES * 65536) };
+    let dirty = region.iter().any(|&b| b != 0);
+    region.fill(0xAB);
+    format!(r#"{{"calls":{calls},"dirty":{dirty},"first_page":{first}}}"#)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn remember() -> String {
+    r#"{"calls":1,"dirty":false}"#.into()
+}
+
 fn deliver(body: String) -> Result<Outcome, PluginError> {
     Ok(Outcome::Deliver(Delivery {
         body,
@@ -39,6 +66,7 @@ impl Webhook for Hostile {
     fn transform(event: &str, config: &Config) -> Result<Outcome, PluginError> {
         match config.str("mode").unwrap_or("ok") {
             "ok" => deliver(event.to_owned()),
+            "remember" => deliver(remember()),
             "loop" => {
                 let mut n = 0u64;
                 loop {

@@ -5,50 +5,94 @@
 use gatehouse_plugin::{
     Config, Delivery, FieldKind, Outcome, PluginError, Webhook, WebhookInfo, schema,
 };
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json, value::RawValue};
 
 pub struct CloudEvents;
+
+/// The fields of an event the envelope reads. `data` stays unparsed: it is copied into the
+/// envelope as it is, which spares building and re-serializing its tree (most of the work).
+#[derive(Deserialize)]
+struct EventFields<'a> {
+    id: Option<Value>,
+    #[serde(rename = "type")]
+    kind: Option<Value>,
+    occurred_at: Option<Value>,
+    tenant_id: Option<Value>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+}
+
+/// The one field of `data` the envelope reads (the others are skipped unparsed).
+#[derive(Deserialize)]
+struct DataId {
+    id: Option<Value>,
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    specversion: &'static str,
+    id: &'a str,
+    source: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<String>,
+    datacontenttype: &'static str,
+    // CloudEvents extension attribute names are lowercase alphanumerics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gatehousetenant: Option<&'a str>,
+    data: Option<&'a RawValue>,
+}
 
 /// The transform without the plugin wrapper, so a native build can run the same code (the
 /// plugin host's benchmark compares both).
 pub fn envelope(event: &str, config: &Config) -> Result<String, PluginError> {
-    let mut event: Map<String, Value> = gatehouse_plugin::parse_event(event)?;
-    let id = match event.get("id") {
-        Some(Value::String(id)) if !id.is_empty() => id.clone(),
+    if !event.trim_start().starts_with('{') {
+        return Err(PluginError::invalid(
+            "event",
+            "the event is not a JSON object",
+        ));
+    }
+    let event: EventFields = gatehouse_plugin::parse_event(event)?;
+    let id = match &event.id {
+        Some(Value::String(id)) if !id.is_empty() => id,
         _ => return Err(PluginError::invalid("event.id", "the event has no id")),
     };
-    let kind = match event.get("type") {
-        Some(Value::String(kind)) if !kind.is_empty() => kind.clone(),
+    let kind = match &event.kind {
+        Some(Value::String(kind)) if !kind.is_empty() => kind,
         _ => return Err(PluginError::invalid("event.type", "the event has no type")),
     };
-    let tenant = event
-        .get("tenant_id")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let tenant = event.tenant_id.as_ref().and_then(Value::as_str);
     let source = match config.str("source") {
-        Some(source) => source.replace("{tenant_id}", tenant.as_deref().unwrap_or("platform")),
-        None => format!("/gatehouse/{}", tenant.as_deref().unwrap_or("platform")),
+        Some(source) => source.replace("{tenant_id}", tenant.unwrap_or("platform")),
+        None => format!("/gatehouse/{}", tenant.unwrap_or("platform")),
     };
     let prefix = config.str("type_prefix").unwrap_or("com.gatehouse.");
-    let mut envelope = Map::new();
-    envelope.insert("specversion".into(), json!("1.0"));
-    envelope.insert("id".into(), json!(id));
-    envelope.insert("source".into(), json!(source));
-    envelope.insert("type".into(), json!(format!("{prefix}{kind}")));
-    if let Some(time) = event.get("occurred_at").filter(|t| t.is_string()) {
-        envelope.insert("time".into(), time.clone());
-    }
-    let data = event.remove("data").unwrap_or(Value::Null);
-    if let Some(subject) = data.get("id").and_then(Value::as_str) {
-        envelope.insert("subject".into(), json!(subject));
-    }
-    envelope.insert("datacontenttype".into(), json!("application/json"));
-    if let Some(tenant) = tenant {
-        // CloudEvents extension attribute names are lowercase alphanumerics.
-        envelope.insert("gatehousetenant".into(), json!(tenant));
-    }
-    envelope.insert("data".into(), data);
-    Ok(Value::Object(envelope).to_string())
+    // `subject` is the id of what the event is about, when `data` is an object with one.
+    let subject = event
+        .data
+        .filter(|data| data.get().starts_with('{'))
+        .and_then(|data| serde_json::from_str::<DataId>(data.get()).ok())
+        .and_then(|data| match data.id {
+            Some(Value::String(id)) => Some(id),
+            _ => None,
+        });
+    let envelope = Envelope {
+        specversion: "1.0",
+        id,
+        source,
+        kind: format!("{prefix}{kind}"),
+        time: event.occurred_at.as_ref().and_then(Value::as_str),
+        subject,
+        datacontenttype: "application/json",
+        gatehousetenant: tenant,
+        data: event.data,
+    };
+    serde_json::to_string(&envelope)
+        .map_err(|err| PluginError::internal(format!("cannot serialize the envelope: {err}")))
 }
 
 impl Webhook for CloudEvents {
@@ -113,5 +157,40 @@ mod tests {
         assert_eq!(value["type"], "io.acme.t");
         assert!(envelope(r#"{"type":"t"}"#, &config).is_err());
         assert!(envelope("[]", &config).is_err());
+    }
+
+    #[test]
+    fn data_of_any_shape_is_carried_unchanged() {
+        let config = Config::empty();
+        for (data, subject) in [
+            (
+                r#"{"id":"usr_\u00e9","n":[1,{"id":2}],"s":"a\"b"}"#,
+                json!("usr_é"),
+            ),
+            (r#"{"id":7}"#, Value::Null),
+            (r#"["usr_1"]"#, Value::Null),
+            (r#""text""#, Value::Null),
+            ("null", Value::Null),
+        ] {
+            let event = format!(r#"{{ "id":"e","type":"t","extra":{{"x":1}}, "data": {data} }}"#);
+            let body = envelope(&event, &config).unwrap();
+            let value: Value = serde_json::from_str(&body).unwrap();
+            let expected: Value = serde_json::from_str(data).unwrap();
+            assert_eq!(value["data"], expected, "{data}");
+            assert_eq!(
+                value.get("subject").cloned().unwrap_or(Value::Null),
+                subject
+            );
+        }
+        // Without data the envelope carries `null`.
+        let body = envelope(r#"{"id":"e","type":"t"}"#, &config).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()["data"],
+            Value::Null
+        );
+        // Not an object, or not JSON at all: a clear error.
+        for bad in [r#"["e","t"]"#, "{", r#"{"id":"e","type":"t","data":}"#] {
+            assert!(envelope(bad, &config).is_err(), "{bad}");
+        }
     }
 }
