@@ -1635,10 +1635,18 @@ impl WebhookStore for SqlStore {
         let mut total = 0;
         loop {
             // Bounded batches keep each transaction (and its cascade to attempts) short.
-            // PostgreSQL has no cascade (module docs): the attempts go in the same statement.
+            // SQLite cascades to the attempts; PostgreSQL has no cascade (module docs), so its
+            // attempts go in the same statement.
             let delete = "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM \
                           webhook_deliveries WHERE id < $1 AND status <> 'pending' LIMIT 5000)";
-            let deleted = if !self.dialect().webhook_foreign_keys {
+            let deleted = if self.dialect().webhook_foreign_keys {
+                sqlx::query(delete)
+                    .bind(cutoff.as_str())
+                    .execute(self.writer())
+                    .await
+                    .map_err(interpret)?
+                    .rows_affected()
+            } else {
                 let count: i64 = sqlx::query_scalar(&format!(
                     "WITH gone AS ({delete} RETURNING id), attempts AS (DELETE FROM \
                      webhook_attempts WHERE delivery_id IN (SELECT id FROM gone)) \
@@ -1649,13 +1657,6 @@ impl WebhookStore for SqlStore {
                 .await
                 .map_err(interpret)?;
                 u64::try_from(count).unwrap_or(0)
-            } else {
-                sqlx::query(delete)
-                    .bind(cutoff.as_str())
-                    .execute(self.writer())
-                    .await
-                    .map_err(interpret)?
-                    .rows_affected()
             };
             total += deleted;
             if deleted < 5000 {

@@ -47,10 +47,16 @@ struct Envelope<'a> {
     data: Option<&'a RawValue>,
 }
 
+/// Whether `json` is an object. Checked before deserializing into a struct, which would
+/// otherwise also accept an array, field by field.
+fn is_object(json: &str) -> bool {
+    json.trim_start().starts_with('{')
+}
+
 /// The transform without the plugin wrapper, so a native build can run the same code (the
 /// plugin host's benchmark compares both).
 pub fn envelope(event: &str, config: &Config) -> Result<String, PluginError> {
-    if !event.trim_start().starts_with('{') {
+    if !is_object(event) {
         return Err(PluginError::invalid(
             "event",
             "the event is not a JSON object",
@@ -74,7 +80,7 @@ pub fn envelope(event: &str, config: &Config) -> Result<String, PluginError> {
     // `subject` is the id of what the event is about, when `data` is an object with one.
     let subject = event
         .data
-        .filter(|data| data.get().starts_with('{'))
+        .filter(|data| is_object(data.get()))
         .and_then(|data| serde_json::from_str::<DataId>(data.get()).ok())
         .and_then(|data| match data.id {
             Some(Value::String(id)) => Some(id),
