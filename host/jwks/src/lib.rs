@@ -10,6 +10,7 @@
 //!   unknown `crit` refused, `jku`/`x5u`/`jwk` ignored, size limits, then `iss`, `aud`, `exp`,
 //!   `nbf`, `iat` with leeway. Every refusal is a [`VerifyError`] variant.
 //! - [`export`] writes a bundle for app SDKs that cannot reach the IdP.
+//! - [`code::exchange_code`] trades an authorization code for the ID token to verify.
 //!
 //! The crate knows nothing of Gatehouse's domain, so the Rust app SDK can reuse it. HTTP goes
 //! through the [`JwksFetcher`] trait; [`ReqwestFetcher`] is the default. See `docs/tokens.md`.
@@ -33,6 +34,7 @@ mod bundle;
 mod cache;
 mod claims;
 pub mod clock;
+pub mod code;
 mod error;
 mod fetch;
 mod jose;

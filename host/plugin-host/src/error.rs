@@ -128,6 +128,8 @@ pub enum LoadError {
         version: String,
         supported: String,
     },
+    #[error("the component's SHA-256 is {actual}, not the recorded {expected}")]
+    HashMismatch { expected: String, actual: String },
     #[error("the component is a {actual} plugin, but {expected} was expected")]
     KindMismatch {
         expected: PluginKind,

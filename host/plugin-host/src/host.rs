@@ -129,6 +129,9 @@ pub struct PluginSpec {
     pub wasm: Vec<u8>,
     /// Refuse the component unless it is of this kind (the manifest's).
     pub expected_kind: Option<PluginKind>,
+    /// Refuse the component unless its hex SHA-256 is this (the recorded one): the check costs
+    /// no second pass over the bytes, since the host hashes them anyway for its cache.
+    pub expected_sha256: Option<String>,
     /// Ops' limits (each only lowers the kind's default).
     pub limits: PluginLimits,
     /// `Some(reason)` loads it disabled.
@@ -142,6 +145,7 @@ impl PluginSpec {
             version: version.into(),
             wasm,
             expected_kind: None,
+            expected_sha256: None,
             limits: PluginLimits::default(),
             disabled_reason: None,
         }
@@ -279,6 +283,14 @@ impl PluginHost {
         }
         let binding = Binding::select(&info.wit)?;
         let sha256 = sha256_hex(&spec.wasm);
+        if let Some(expected) = &spec.expected_sha256
+            && !expected.eq_ignore_ascii_case(&sha256)
+        {
+            return Err(LoadError::HashMismatch {
+                expected: expected.clone(),
+                actual: sha256,
+            });
+        }
         let (component, from_cache) =
             self.inner
                 .cache

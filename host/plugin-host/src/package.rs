@@ -346,6 +346,14 @@ pub async fn verify(bytes: &[u8], trust: &dyn TrustStore) -> Result<VerifiedPack
         .get(COMPONENT)
         .ok_or(PackageError::MissingFile { file: COMPONENT })?
         .to_vec();
+    // Checked against the bytes above (every file is listed, every listed hash matched).
+    let sha256 = manifest
+        .files
+        .get(COMPONENT)
+        .ok_or(PackageError::UnlistedFile {
+            file: COMPONENT.into(),
+        })?
+        .to_ascii_lowercase();
     let info = inspect::inspect(&wasm).map_err(PackageError::Component)?;
     if info.wit.kind != manifest.kind {
         return Err(PackageError::Component(LoadError::KindMismatch {
@@ -364,7 +372,7 @@ pub async fn verify(bytes: &[u8], trust: &dyn TrustStore) -> Result<VerifiedPack
         .get("README.md")
         .map(|bytes| String::from_utf8_lossy(bytes).into_owned());
     Ok(VerifiedPackage {
-        sha256: sha256_hex(&wasm),
+        sha256,
         manifest,
         wasm,
         signer,
@@ -478,6 +486,7 @@ pub async fn check_install(
         package.wasm.clone(),
     );
     spec.expected_kind = Some(package.manifest.kind);
+    spec.expected_sha256 = Some(package.sha256.clone());
     spec.limits = package.manifest.limits;
     let plugin = host.load(spec).await.map_err(PackageError::Component)?;
     Ok((package, plugin))

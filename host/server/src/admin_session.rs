@@ -46,7 +46,10 @@ use gatehouse_core::{
     secret::Keyring,
     store::Store,
 };
-use gatehouse_jwks::{JwksCache, ReqwestFetcher, Verifier, VerifyOptions};
+use gatehouse_jwks::{
+    JwksCache, ReqwestFetcher, Verifier, VerifyOptions,
+    code::{CodeExchange, ExchangeError},
+};
 use gatehouse_zitadel::{
     ZitadelClient, ZitadelError,
     client::{
@@ -104,7 +107,6 @@ const LOGIN_STATE_AAD: &str = "admin_login_state";
 const TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 /// Per-request timeout of the code exchange.
 const IDP_TIMEOUT: Duration = Duration::from_secs(10);
-const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
 const REGISTRATION_LEASE: Duration = Duration::from_secs(120);
 const ORG_CLAIM: &str = "urn:zitadel:iam:user:resourceowner:id";
 const RESOURCE_OWNER_SCOPE: &str = "urn:zitadel:iam:user:resourceowner";
@@ -1141,18 +1143,6 @@ async fn callback(
     response
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    id_token: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct OAuthErrorBody {
-    error: String,
-    #[serde(default)]
-    error_description: Option<String>,
-}
-
 async fn finish_sign_in(
     state: &AppState,
     context: &AuditContext,
@@ -1345,82 +1335,43 @@ fn display_name(claims: &gatehouse_jwks::Claims) -> String {
         .collect()
 }
 
-/// The code exchange (client secret in HTTP Basic, RFC 6749 §2.3.1 form-encoding first).
+/// The code exchange; an `invalid_client` answer marks the registration for a re-check.
 async fn exchange_code(
     auth: &AdminAuth,
     client: &Client,
     code: &str,
     verifier: &str,
 ) -> Result<String, Refusal> {
-    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!(
-        "{}:{}",
-        encode(&client.client_id),
-        encode(&client.client_secret)
-    ));
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("grant_type", "authorization_code")
-        .append_pair("code", code)
-        .append_pair("redirect_uri", &auth.redirect_uri())
-        .append_pair("code_verifier", verifier)
-        .finish();
-    let unreachable = |e: &dyn std::fmt::Display| {
-        Refusal::new(
-            StatusCode::BAD_GATEWAY,
-            "The identity provider could not be reached; try again.",
-        )
-        .logged(format!("token endpoint: {e}"))
+    let redirect_uri = auth.redirect_uri();
+    let exchange = CodeExchange {
+        token_endpoint: &client.token_endpoint,
+        client_id: &client.client_id,
+        client_secret: &client.client_secret,
+        code,
+        redirect_uri: &redirect_uri,
+        code_verifier: verifier,
     };
-    let response = auth
-        .http
-        .post(&client.token_endpoint)
-        .header(header::AUTHORIZATION, format!("Basic {basic}"))
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::ACCEPT, "application/json")
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| unreachable(&e))?;
-    let status = response.status();
-    if response
-        .content_length()
-        .is_some_and(|l| l > MAX_TOKEN_RESPONSE as u64)
-    {
-        return Err(unreachable(&"answer too large"));
-    }
-    let bytes = response.bytes().await.map_err(|e| unreachable(&e))?;
-    if bytes.len() > MAX_TOKEN_RESPONSE {
-        return Err(unreachable(&"answer too large"));
-    }
-    if !status.is_success() {
-        let error = serde_json::from_slice::<OAuthErrorBody>(&bytes).ok();
-        if status == StatusCode::UNAUTHORIZED
-            || error.as_ref().is_some_and(|e| e.error == "invalid_client")
-        {
-            // The app was changed or removed in ZITADEL: re-check the registration.
-            client
-                .stale
-                .store(true, std::sync::atomic::Ordering::Relaxed);
+    match gatehouse_jwks::code::exchange_code(&auth.http, exchange).await {
+        Ok(tokens) => Ok(tokens.id_token),
+        Err(err) => {
+            if err.is_invalid_client() {
+                // The app was changed or removed in ZITADEL: re-check the registration.
+                client
+                    .stale
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            let message = match err {
+                ExchangeError::Unreachable(_) => {
+                    "The identity provider could not be reached; try again."
+                }
+                ExchangeError::Refused { .. } => {
+                    "The identity provider refused to complete the sign-in. Start it again."
+                }
+                ExchangeError::NoIdToken => "The identity provider sent no ID token.",
+            };
+            Err(Refusal::new(StatusCode::BAD_GATEWAY, message).logged(err.to_string()))
         }
-        let detail = error
-            .map(|e| format!("{} {}", e.error, e.error_description.unwrap_or_default()))
-            .unwrap_or_else(|| format!("HTTP {status}"));
-        return Err(Refusal::new(
-            StatusCode::BAD_GATEWAY,
-            "The identity provider refused to complete the sign-in. Start it again.",
-        )
-        .logged(format!("token endpoint: {detail}")));
     }
-    serde_json::from_slice::<TokenResponse>(&bytes)
-        .ok()
-        .and_then(|t| t.id_token)
-        .ok_or_else(|| {
-            Refusal::new(
-                StatusCode::BAD_GATEWAY,
-                "The identity provider sent no ID token.",
-            )
-            .logged("token response without id_token")
-        })
 }
 
 #[derive(Serialize)]

@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 use crate::{
     SqlStore, change,
     error::interpret,
-    sql::{Arg, Sql, expect_one, get, get_enum, get_opt_time, get_time},
+    sql::{Sql, expect_one, get, get_enum, get_opt_time, get_time},
 };
 
 const SELECT: &str = "SELECT id, name, scope, tenant_id, token_prefix, created_at, last_used_at, \
@@ -69,25 +69,14 @@ impl ApiKeyStore for SqlStore {
 
     async fn find_api_key_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<ApiKey>> {
         let mut sql = Sql::new(SELECT);
-        sql.push(" WHERE token_hash = ")
-            .bind(Arg::Text(hex::encode(hash)));
-        let row = sql
-            .query()
-            .fetch_optional(self.reader())
-            .await
-            .map_err(interpret)?;
-        row.as_ref().map(from_row).transpose()
+        sql.push(" WHERE token_hash = ").bind(hex::encode(hash));
+        sql.fetch_optional(self.reader(), from_row).await
     }
 
     async fn get_api_key(&self, id: &ApiKeyId) -> StoreResult<Option<ApiKey>> {
         let mut sql = Sql::new(SELECT);
-        sql.push(" WHERE id = ").bind(Arg::Text(id.to_string()));
-        let row = sql
-            .query()
-            .fetch_optional(self.reader())
-            .await
-            .map_err(interpret)?;
-        row.as_ref().map(from_row).transpose()
+        sql.push(" WHERE id = ").bind(id.to_string());
+        sql.fetch_optional(self.reader(), from_row).await
     }
 
     async fn list_api_keys(
@@ -98,16 +87,10 @@ impl ApiKeyStore for SqlStore {
         let mut sql = Sql::new(SELECT);
         sql.push(" WHERE 1 = 1");
         if let Some(tenant) = tenant {
-            sql.push(" AND tenant_id = ")
-                .bind(Arg::Text(tenant.to_string()));
+            sql.push(" AND tenant_id = ").bind(tenant.to_string());
         }
         sql.page("id", page);
-        let rows = sql
-            .query()
-            .fetch_all(self.reader())
-            .await
-            .map_err(interpret)?;
-        let keys = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        let keys = sql.fetch_all(self.reader(), from_row).await?;
         Ok(Page::from_rows(keys, page, |k| k.id.to_string()))
     }
 

@@ -13,7 +13,7 @@ use sqlx::any::AnyRow;
 use crate::{
     SqlStore, change,
     error::interpret,
-    sql::{Arg, Sql, expect_one, get, get_enum, get_int, get_json, get_time, to_json},
+    sql::{Sql, expect_one, get, get_enum, get_int, get_json, get_time, to_json},
     sync,
 };
 
@@ -73,28 +73,18 @@ impl AppStore for SqlStore {
     async fn get_app(&self, tenant: &TenantId, id: &AppId) -> StoreResult<Option<App>> {
         let mut sql = Sql::new(&select());
         sql.push(" WHERE a.tenant_id = ")
-            .bind(Arg::Text(tenant.to_string()))
+            .bind(tenant.to_string())
             .push(" AND a.id = ")
-            .bind(Arg::Text(id.to_string()));
-        let row = sql
-            .query()
-            .fetch_optional(self.reader())
-            .await
-            .map_err(interpret)?;
-        row.as_ref().map(from_row).transpose()
+            .bind(id.to_string());
+        sql.fetch_optional(self.reader(), from_row).await
     }
 
     async fn list_apps(&self, tenant: &TenantId, page: &PageRequest) -> StoreResult<Page<App>> {
         let mut sql = Sql::new(&select());
         sql.push(" WHERE a.tenant_id = ")
-            .bind(Arg::Text(tenant.to_string()))
+            .bind(tenant.to_string())
             .page("a.id", page);
-        let rows = sql
-            .query()
-            .fetch_all(self.reader())
-            .await
-            .map_err(interpret)?;
-        let apps = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        let apps = sql.fetch_all(self.reader(), from_row).await?;
         Ok(Page::from_rows(apps, page, |a| a.id.to_string()))
     }
 

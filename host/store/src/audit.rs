@@ -11,8 +11,7 @@ use sqlx::any::AnyRow;
 
 use crate::{
     SqlStore,
-    error::interpret,
-    sql::{Arg, Sql, get, get_int, get_json, get_time},
+    sql::{Sql, escape_like, get, get_int, get_json, get_time},
 };
 
 fn from_row(row: &AnyRow) -> Result<AuditEntry, StoreError> {
@@ -48,8 +47,7 @@ impl AuditStore for SqlStore {
              context, metadata, tenant_id FROM audit_log WHERE 1 = 1",
         );
         if let Some(tenant) = &filter.tenant_id {
-            sql.push(" AND tenant_id = ")
-                .bind(Arg::Text(tenant.to_string()));
+            sql.push(" AND tenant_id = ").bind(tenant.to_string());
         }
         if !filter.actions.is_empty() {
             sql.push(" AND action IN (");
@@ -57,40 +55,26 @@ impl AuditStore for SqlStore {
                 if i > 0 {
                     sql.push(", ");
                 }
-                sql.bind(Arg::Text(action.clone()));
+                sql.bind(action.clone());
             }
             sql.push(")");
         }
         if let Some(actor) = &filter.actor_id {
-            sql.push(" AND actor_id = ").bind(Arg::Text(actor.clone()));
+            sql.push(" AND actor_id = ").bind(actor.clone());
         }
         if let Some(target) = &filter.target_id {
             sql.push(" AND target_ids LIKE ")
-                .bind(Arg::Text(format!("% {} %", escape_like(target))));
+                .bind(format!("% {} %", escape_like(target)));
             sql.push(" ESCAPE '\\'");
         }
         if let Some(since) = filter.since {
-            sql.push(" AND occurred_at >= ")
-                .bind(Arg::Int(since.unix_millis()));
+            sql.push(" AND occurred_at >= ").bind(since.unix_millis());
         }
         if let Some(until) = filter.until {
-            sql.push(" AND occurred_at < ")
-                .bind(Arg::Int(until.unix_millis()));
+            sql.push(" AND occurred_at < ").bind(until.unix_millis());
         }
         sql.page("id", page);
-        let rows = sql
-            .query()
-            .fetch_all(self.reader())
-            .await
-            .map_err(interpret)?;
-        let entries = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        let entries = sql.fetch_all(self.reader(), from_row).await?;
         Ok(Page::from_rows(entries, page, |e| e.id.to_string()))
     }
-}
-
-pub(crate) fn escape_like(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }

@@ -3,7 +3,11 @@
 use gatehouse_core::{StoreError, change::Change, event::Event};
 use sqlx::AnyConnection;
 
-use crate::{Dialect, error::interpret, sql::to_json};
+use crate::{
+    Dialect,
+    error::interpret,
+    sql::{Sql, to_json},
+};
 
 /// Writes `change` into the open transaction `conn`. Call it as the last step before commit:
 /// events go last because appending them takes the events lock (see [`Dialect`]).
@@ -80,36 +84,24 @@ pub(crate) async fn insert_events(
     // Several events per statement: a batch from a receiver or a replay costs one round trip
     // per chunk instead of one per event. Rows get `seq` in list order.
     for chunk in events.chunks(EVENTS_PER_INSERT) {
-        let mut sql =
-            String::from("INSERT INTO events (id, type, occurred_at, tenant_id, data) VALUES ");
-        for i in 0..chunk.len() {
-            let n = i * 5;
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            if dialect.anonymous_placeholders {
-                sql.push_str("(?, ?, ?, ?, ?)");
-            } else {
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${})",
-                    n + 1,
-                    n + 2,
-                    n + 3,
-                    n + 4,
-                    n + 5
-                ));
-            }
-        }
-        let mut query = sqlx::query(&sql);
-        for event in chunk {
-            query = query
+        let mut sql = Sql::for_dialect(
+            dialect,
+            "INSERT INTO events (id, type, occurred_at, tenant_id, data) VALUES ",
+        );
+        for (i, event) in chunk.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" })
                 .bind(event.id.as_str())
+                .push(", ")
                 .bind(event.kind.as_str())
-                .bind(event.occurred_at.unix_millis())
+                .push(", ")
+                .bind(event.occurred_at)
+                .push(", ")
                 .bind(event.tenant_id.as_ref().map(|t| t.as_str()))
-                .bind(to_json(&event.data));
+                .push(", ")
+                .bind(to_json(&event.data))
+                .push(")");
         }
-        query.execute(&mut *conn).await.map_err(interpret)?;
+        sql.query().execute(&mut *conn).await.map_err(interpret)?;
     }
     Ok(())
 }

@@ -9,11 +9,9 @@ use gatehouse_core::{
 use sqlx::any::AnyRow;
 
 use crate::{
-    SqlStore,
-    audit::escape_like,
-    change,
+    SqlStore, change,
     error::interpret,
-    sql::{Arg, Sql, get, get_json, get_time},
+    sql::{Sql, get, get_json, get_time},
 };
 
 const SELECT: &str = "SELECT id, seq, type, occurred_at, tenant_id, data FROM events";
@@ -55,11 +53,9 @@ impl EventStore for SqlStore {
             None => None,
         };
         let mut sql = Sql::new(SELECT);
-        sql.push(" WHERE seq > ")
-            .bind(Arg::Int(position.unwrap_or(0)));
+        sql.push(" WHERE seq > ").bind(position.unwrap_or(0));
         if let Some(tenant) = &filter.tenant_id {
-            sql.push(" AND tenant_id = ")
-                .bind(Arg::Text(tenant.to_string()));
+            sql.push(" AND tenant_id = ").bind(tenant.to_string());
         }
         if !filter.types.is_empty() && !filter.types.iter().any(|t| t == "*") {
             sql.push(" AND (");
@@ -67,36 +63,18 @@ impl EventStore for SqlStore {
                 if i > 0 {
                     sql.push(" OR ");
                 }
-                match pattern.strip_suffix(".*") {
-                    Some(prefix) => {
-                        let like = format!("{}.%", escape_like(prefix));
-                        sql.push("type LIKE ")
-                            .bind(Arg::Text(like))
-                            .push(" ESCAPE '\\'");
-                    }
-                    None => {
-                        sql.push("type = ").bind(Arg::Text(pattern.clone()));
-                    }
-                }
+                sql.event_type("type", pattern);
             }
             sql.push(")");
         }
         if let Some(since) = filter.since {
-            sql.push(" AND occurred_at >= ")
-                .bind(Arg::Int(since.unix_millis()));
+            sql.push(" AND occurred_at >= ").bind(since.unix_millis());
         }
         if let Some(until) = filter.until {
-            sql.push(" AND occurred_at < ")
-                .bind(Arg::Int(until.unix_millis()));
+            sql.push(" AND occurred_at < ").bind(until.unix_millis());
         }
-        sql.push(" ORDER BY seq LIMIT ")
-            .bind(Arg::Int(i64::from(limit) + 1));
-        let rows = sql
-            .query()
-            .fetch_all(self.reader())
-            .await
-            .map_err(interpret)?;
-        let mut events = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        sql.push(" ORDER BY seq LIMIT ").bind(i64::from(limit) + 1);
+        let mut events = sql.fetch_all(self.reader(), from_row).await?;
         let more = events.len() > limit as usize;
         events.truncate(limit as usize);
         // Unlike id-ordered lists, the feed always returns a cursor (the last event seen) so a
@@ -114,13 +92,8 @@ impl EventStore for SqlStore {
 
     async fn get_event(&self, id: &str) -> StoreResult<Option<Event>> {
         let mut sql = Sql::new(SELECT);
-        sql.push(" WHERE id = ").bind(Arg::Text(id.to_owned()));
-        let row = sql
-            .query()
-            .fetch_optional(self.reader())
-            .await
-            .map_err(interpret)?;
-        row.as_ref().map(from_row).transpose()
+        sql.push(" WHERE id = ").bind(id.to_owned());
+        sql.fetch_optional(self.reader(), from_row).await
     }
 
     async fn purge_events(&self, before: Timestamp) -> StoreResult<u64> {

@@ -122,6 +122,15 @@ impl Dialect {
         }
     }
 
+    /// ` FOR UPDATE OF table SKIP LOCKED`: in a join, locks only `table`'s rows.
+    pub fn skip_locked_of(self, table: &str) -> String {
+        if self.row_locks {
+            format!(" FOR UPDATE OF {table} SKIP LOCKED")
+        } else {
+            String::new()
+        }
+    }
+
     /// ` FOR KEY SHARE` (holds off deletes, not other readers), or nothing.
     pub fn key_share(self) -> &'static str {
         if self.row_locks { " FOR KEY SHARE" } else { "" }

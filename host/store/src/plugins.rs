@@ -13,10 +13,9 @@ use gatehouse_core::{
 use sqlx::any::AnyRow;
 
 use crate::{
-    SqlStore,
-    audit::escape_like,
-    change,
+    SqlStore, change,
     error::interpret,
+    sql::escape_like,
     sql::{expect_one, get, get_enum, get_int, get_json, get_opt_time, get_time, to_json},
 };
 
@@ -304,7 +303,7 @@ impl TrustStore for SqlStore {
 
 #[cfg(test)]
 mod tests {
-    use crate::audit::escape_like;
+    use crate::sql::escape_like;
 
     #[test]
     fn like_patterns_are_escaped() {

@@ -19,7 +19,7 @@ use sqlx::any::AnyRow;
 use crate::{
     SqlStore,
     error::interpret,
-    sql::{Arg, Sql, get, get_enum, get_int, get_opt_time, get_time, to_json},
+    sql::{Sql, get, get_enum, get_int, get_opt_time, get_time, to_json},
 };
 
 /// Columns to select (aliased) from `sync_state s`, joined by the caller.
@@ -134,27 +134,16 @@ impl SyncStore for SqlStore {
             "SELECT {RECORD_COLUMNS} FROM sync_state WHERE 1 = 1"
         ));
         if let Some(state) = filter.state {
-            sql.push(" AND state = ")
-                .bind(Arg::Text(state.as_str().into()));
+            sql.push(" AND state = ").bind(state.as_str());
         }
         if let Some(kind) = filter.kind {
-            sql.push(" AND object_kind = ")
-                .bind(Arg::Text(kind.as_str().into()));
+            sql.push(" AND object_kind = ").bind(kind.as_str());
         }
         if let Some(tenant) = &filter.tenant_id {
-            sql.push(" AND tenant_id = ")
-                .bind(Arg::Text(tenant.to_string()));
+            sql.push(" AND tenant_id = ").bind(tenant.to_string());
         }
         sql.page("object_id", page);
-        let rows = sql
-            .query()
-            .fetch_all(self.reader())
-            .await
-            .map_err(interpret)?;
-        let records = rows
-            .iter()
-            .map(record_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let records = sql.fetch_all(self.reader(), record_from_row).await?;
         Ok(Page::from_rows(records, page, |r| r.id.clone()))
     }
 
@@ -322,15 +311,14 @@ impl SyncStore for SqlStore {
         now: Timestamp,
     ) -> StoreResult<u64> {
         let mut sql = Sql::new("UPDATE sync_state SET next_attempt_at = ");
-        sql.bind(Arg::Int(now.unix_millis()))
+        sql.bind(now.unix_millis())
             .push(" WHERE next_attempt_at > ")
-            .bind(Arg::Int(now.unix_millis()));
+            .bind(now.unix_millis());
         if !include_synced {
             sql.push(" AND state <> 'synced'");
         }
         if let Some(tenant) = tenant {
-            sql.push(" AND tenant_id = ")
-                .bind(Arg::Text(tenant.to_string()));
+            sql.push(" AND tenant_id = ").bind(tenant.to_string());
         }
         let result = sql
             .query()

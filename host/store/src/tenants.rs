@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 use crate::{
     SqlStore, change,
     error::interpret,
-    sql::{Arg, Sql, expect_one, get, get_enum, get_json, get_time, to_json},
+    sql::{Sql, expect_one, get, get_enum, get_json, get_time, to_json},
     sync,
 };
 
@@ -62,24 +62,14 @@ impl TenantStore for SqlStore {
 
     async fn get_tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>> {
         let mut sql = Sql::new(&select());
-        sql.push(" WHERE t.id = ").bind(Arg::Text(id.to_string()));
-        let row = sql
-            .query()
-            .fetch_optional(self.reader())
-            .await
-            .map_err(interpret)?;
-        row.as_ref().map(from_row).transpose()
+        sql.push(" WHERE t.id = ").bind(id.to_string());
+        sql.fetch_optional(self.reader(), from_row).await
     }
 
     async fn list_tenants(&self, page: &PageRequest) -> StoreResult<Page<Tenant>> {
         let mut sql = Sql::new(&select());
         sql.push(" WHERE 1 = 1").page("t.id", page);
-        let rows = sql
-            .query()
-            .fetch_all(self.reader())
-            .await
-            .map_err(interpret)?;
-        let tenants = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        let tenants = sql.fetch_all(self.reader(), from_row).await?;
         Ok(Page::from_rows(tenants, page, |t| t.id.to_string()))
     }
 

@@ -45,18 +45,12 @@ use gatehouse_core::{
         JobEndpoint, NextState, WebhookEndpoint, WebhookStore, wants,
     },
 };
-use sqlx::{
-    Any, AnyConnection,
-    any::{AnyArguments, AnyRow},
-    query::Query,
-};
+use sqlx::{AnyConnection, any::AnyRow};
 
 use crate::{
-    Dialect, SqlStore,
-    audit::escape_like,
-    change,
+    Dialect, SQLITE_DIALECT, SqlStore, change,
     error::interpret,
-    sql::{get, get_enum, get_int, get_json, get_opt_time, get_time, to_json},
+    sql::{Sql, get, get_enum, get_int, get_json, get_opt_time, get_time, to_json},
 };
 
 /// Rows per multi-row statement: well under both backends' bind-parameter limits.
@@ -93,128 +87,6 @@ const DELIVERY_COLUMNS: &str = "id, tenant_id, endpoint_id, event_id, event_type
 
 const ATTEMPT_COLUMNS: &str = "id, delivery_id, tenant_id, endpoint_id, attempt, started_at, \
      status, latency_ms, response_status, response_body, error";
-
-/// A bound value, NULLs typed so PostgreSQL accepts them for their column.
-#[derive(Clone, Debug)]
-enum Val {
-    Text(Option<String>),
-    Int(Option<i64>),
-}
-
-impl From<&str> for Val {
-    fn from(v: &str) -> Self {
-        Val::Text(Some(v.to_owned()))
-    }
-}
-impl From<String> for Val {
-    fn from(v: String) -> Self {
-        Val::Text(Some(v))
-    }
-}
-impl From<Option<&str>> for Val {
-    fn from(v: Option<&str>) -> Self {
-        Val::Text(v.map(str::to_owned))
-    }
-}
-impl From<i64> for Val {
-    fn from(v: i64) -> Self {
-        Val::Int(Some(v))
-    }
-}
-impl From<Option<i64>> for Val {
-    fn from(v: Option<i64>) -> Self {
-        Val::Int(v)
-    }
-}
-impl From<Timestamp> for Val {
-    fn from(v: Timestamp) -> Self {
-        Val::Int(Some(v.unix_millis()))
-    }
-}
-impl From<Option<Timestamp>> for Val {
-    fn from(v: Option<Timestamp>) -> Self {
-        Val::Int(v.map(Timestamp::unix_millis))
-    }
-}
-
-/// A statement whose placeholders are added as values are bound: plain `?` where the dialect
-/// wants them (SQLite, see [`crate::Dialect::anonymous_placeholders`]), `$n` otherwise.
-#[derive(Debug, Default)]
-struct Stmt {
-    text: String,
-    args: Vec<Val>,
-    anonymous: bool,
-}
-
-impl Stmt {
-    fn new(anonymous: bool, text: &str) -> Self {
-        Self {
-            text: text.to_owned(),
-            args: Vec::new(),
-            anonymous,
-        }
-    }
-
-    fn push(&mut self, text: &str) -> &mut Self {
-        self.text.push_str(text);
-        self
-    }
-
-    fn bind(&mut self, value: impl Into<Val>) -> &mut Self {
-        self.args.push(value.into());
-        if self.anonymous {
-            self.text.push('?');
-        } else {
-            self.text.push('$');
-            self.text.push_str(&self.args.len().to_string());
-        }
-        self
-    }
-
-    /// `(CAST(? AS BIGINT), CAST(? AS TEXT), …), …`: a `VALUES` list, one row per item, each
-    /// value cast to its column type (placeholders there are untyped on PostgreSQL).
-    fn values<T>(&mut self, items: &[T], row: impl Fn(&T) -> Vec<Val>) -> &mut Self {
-        for (i, item) in items.iter().enumerate() {
-            self.push(if i == 0 { "(" } else { ", (" });
-            for (j, value) in row(item).into_iter().enumerate() {
-                let ty = match value {
-                    Val::Text(_) => "TEXT",
-                    Val::Int(_) => "BIGINT",
-                };
-                self.push(if j == 0 { "CAST(" } else { ", CAST(" })
-                    .bind(value)
-                    .push(" AS ")
-                    .push(ty)
-                    .push(")");
-            }
-            self.push(")");
-        }
-        self
-    }
-
-    /// `(a, b, c)` of bound values.
-    fn list<T: Into<Val> + Clone>(&mut self, values: &[T]) -> &mut Self {
-        self.push("(");
-        for (i, v) in values.iter().enumerate() {
-            if i > 0 {
-                self.push(", ");
-            }
-            self.bind(v.clone());
-        }
-        self.push(")")
-    }
-
-    fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
-        let mut query = sqlx::query(&self.text);
-        for arg in &self.args {
-            query = match arg {
-                Val::Text(v) => query.bind(v.as_deref()),
-                Val::Int(v) => query.bind(*v),
-            };
-        }
-        query
-    }
-}
 
 fn endpoint_from_row(row: &AnyRow) -> Result<WebhookEndpoint, StoreError> {
     let transform: Option<String> = get(row, "transform")?;
@@ -387,8 +259,8 @@ async fn insert_deliveries(
 ) -> Result<u64, StoreError> {
     let mut written = 0;
     for chunk in shaped(rows) {
-        let mut stmt = Stmt::new(
-            dialect.anonymous_placeholders,
+        let mut stmt = Sql::for_dialect(
+            dialect,
             "INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type, \
              status, attempts, round_attempts, next_attempt_at, created_at) VALUES ",
         );
@@ -440,10 +312,7 @@ async fn existing_endpoints(
     endpoints.dedup();
     let mut existing = HashSet::new();
     for chunk in endpoints.chunks(CHUNK) {
-        let mut stmt = Stmt::new(
-            dialect.anonymous_placeholders,
-            "SELECT id FROM webhook_endpoints WHERE id IN ",
-        );
+        let mut stmt = Sql::for_dialect(dialect, "SELECT id FROM webhook_endpoints WHERE id IN ");
         stmt.list(chunk);
         // In id order, so two writers never lock endpoints in opposite orders.
         stmt.push(" ORDER BY id").push(dialect.key_share());
@@ -477,44 +346,6 @@ async fn write_unwritten(
         .copied()
         .collect();
     insert_deliveries(conn, dialect, &rows, now, due, false).await
-}
-
-/// `AND type = …` / `AND type LIKE 'family.%'` for an event-type filter on `column`.
-fn push_type_filter(stmt: &mut Stmt, column: &str, pattern: &str) {
-    if pattern == "*" {
-        return;
-    }
-    stmt.push(" AND ").push(column);
-    match pattern.strip_suffix(".*") {
-        Some(prefix) => {
-            stmt.push(" LIKE ")
-                .bind(format!("{}.%", escape_like(prefix)))
-                .push(" ESCAPE '\\'");
-        }
-        None => {
-            stmt.push(" = ").bind(pattern);
-        }
-    }
-}
-
-/// `AND column < $n` / `>` plus ORDER BY and LIMIT for a page over an id column.
-fn push_page(stmt: &mut Stmt, column: &str, page: &PageRequest) {
-    use gatehouse_core::page::Order;
-    let (op, dir) = match page.order {
-        Order::Desc => (" < ", " DESC"),
-        Order::Asc => (" > ", " ASC"),
-    };
-    if let Some(after) = &page.after {
-        stmt.push(" AND ")
-            .push(column)
-            .push(op)
-            .bind(after.as_str());
-    }
-    stmt.push(" ORDER BY ")
-        .push(column)
-        .push(dir)
-        .push(" LIMIT ")
-        .bind(page.fetch_limit());
 }
 
 /// The delivery's status, next attempt and error after this attempt.
@@ -577,8 +408,8 @@ async fn record_attempts_values(
     // Handed-off deliveries are written now (unless written meanwhile, or their endpoint is
     // gone: SQLite's single writer makes the check and the insert one step).
     for chunk in shaped(&handed) {
-        let mut stmt = Stmt::new(
-            true,
+        let mut stmt = Sql::for_dialect(
+            SQLITE_DIALECT,
             &format!(
                 "INSERT INTO webhook_deliveries ({WRITTEN_DELIVERY_COLUMNS}) SELECT v.column1, \
                  v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, 1, v.column8, \
@@ -611,8 +442,8 @@ async fn record_attempts_values(
     }
 
     for chunk in shaped(&claimed) {
-        let mut stmt = Stmt::new(
-            true,
+        let mut stmt = Sql::for_dialect(
+            SQLITE_DIALECT,
             "UPDATE webhook_deliveries SET status = v.column2, attempts = attempts + 1, \
              round_attempts = round_attempts + 1, next_attempt_at = v.column3, \
              last_attempt_at = v.column4, last_response_status = v.column5, \
@@ -639,8 +470,8 @@ async fn record_attempts_values(
 
     for chunk in shaped(records) {
         // Attempts of deliveries deleted meanwhile (endpoint deleted) are dropped.
-        let mut stmt = Stmt::new(
-            true,
+        let mut stmt = Sql::for_dialect(
+            SQLITE_DIALECT,
             &format!(
                 "INSERT INTO webhook_attempts ({ATTEMPT_COLUMNS}) SELECT v.column1, v.column2, \
              v.column3, v.column4, v.column5, v.column6, v.column7, v.column8, v.column9, \
@@ -740,8 +571,8 @@ async fn record_attempts_json(
 }
 
 impl SqlStore {
-    fn stmt(&self, text: &str) -> Stmt {
-        Stmt::new(self.dialect().anonymous_placeholders, text)
+    fn stmt(&self, text: &str) -> Sql {
+        Sql::for_dialect(self.dialect(), text)
     }
 
     /// Writes the unwritten deliveries of handoffs whose lease ran out (their worker died or
@@ -872,12 +703,7 @@ impl WebhookStore for SqlStore {
         stmt.bind(tenant.as_str())
             .push(" AND id = ")
             .bind(id.as_str());
-        let row = stmt
-            .query()
-            .fetch_optional(self.reader())
-            .await
-            .map_err(interpret)?;
-        row.as_ref().map(endpoint_from_row).transpose()
+        stmt.fetch_optional(self.reader(), endpoint_from_row).await
     }
 
     async fn list_webhook_endpoints(
@@ -889,16 +715,8 @@ impl WebhookStore for SqlStore {
             "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = "
         ));
         stmt.bind(tenant.as_str());
-        push_page(&mut stmt, "id", page);
-        let rows = stmt
-            .query()
-            .fetch_all(self.reader())
-            .await
-            .map_err(interpret)?;
-        let endpoints = rows
-            .iter()
-            .map(endpoint_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        stmt.page("id", page);
+        let endpoints = stmt.fetch_all(self.reader(), endpoint_from_row).await?;
         Ok(Page::from_rows(endpoints, page, |e| e.id.to_string()))
     }
 
@@ -1254,10 +1072,8 @@ impl WebhookStore for SqlStore {
         }
         stmt.push(" ORDER BY d.next_attempt_at LIMIT ")
             .bind(i64::from(request.limit));
-        if self.dialect().row_locks {
-            stmt.push(" FOR UPDATE OF d SKIP LOCKED");
-        }
-        stmt.push(") RETURNING id");
+        stmt.push(&self.dialect().skip_locked_of("d"))
+            .push(") RETURNING id");
         let rows = stmt
             .query()
             .fetch_all(self.writer())
@@ -1415,8 +1231,10 @@ impl WebhookStore for SqlStore {
         if let Some(status) = filter.status {
             stmt.push(" AND status = ").bind(status.as_str());
         }
-        if let Some(pattern) = &filter.event_type {
-            push_type_filter(&mut stmt, "event_type", pattern);
+        if let Some(pattern) = &filter.event_type
+            && pattern != "*"
+        {
+            stmt.push(" AND ").event_type("event_type", pattern);
         }
         if let Some(event) = &filter.event_id {
             stmt.push(" AND event_id = ").bind(event.as_str());
@@ -1427,16 +1245,8 @@ impl WebhookStore for SqlStore {
         if let Some(until) = filter.until {
             stmt.push(" AND created_at < ").bind(until);
         }
-        push_page(&mut stmt, "id", page);
-        let rows = stmt
-            .query()
-            .fetch_all(self.reader())
-            .await
-            .map_err(interpret)?;
-        let deliveries = rows
-            .iter()
-            .map(delivery_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        stmt.page("id", page);
+        let deliveries = stmt.fetch_all(self.reader(), delivery_from_row).await?;
         Ok(Page::from_rows(deliveries, page, |d| d.id.to_string()))
     }
 
@@ -1451,12 +1261,7 @@ impl WebhookStore for SqlStore {
         stmt.bind(tenant.as_str())
             .push(" AND id = ")
             .bind(id.as_str());
-        let row = stmt
-            .query()
-            .fetch_optional(self.reader())
-            .await
-            .map_err(interpret)?;
-        row.as_ref().map(delivery_from_row).transpose()
+        stmt.fetch_optional(self.reader(), delivery_from_row).await
     }
 
     async fn list_attempts(
@@ -1484,16 +1289,8 @@ impl WebhookStore for SqlStore {
         if let Some(until) = filter.until {
             stmt.push(" AND started_at < ").bind(until);
         }
-        push_page(&mut stmt, "id", page);
-        let rows = stmt
-            .query()
-            .fetch_all(self.reader())
-            .await
-            .map_err(interpret)?;
-        let attempts = rows
-            .iter()
-            .map(attempt_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        stmt.page("id", page);
+        let attempts = stmt.fetch_all(self.reader(), attempt_from_row).await?;
         Ok(Page::from_rows(attempts, page, |a| a.id.to_string()))
     }
 

@@ -26,7 +26,10 @@ use axum::{
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use gatehouse_config::{Settings, ZitadelCredentials, ZitadelTarget};
-use gatehouse_jwks::{JwksCache, ReqwestFetcher, Verifier, VerifyOptions};
+use gatehouse_jwks::{
+    JwksCache, ReqwestFetcher, Verifier, VerifyOptions,
+    code::{CodeExchange, exchange_code},
+};
 use gatehouse_server::admin_session::{cookie, escape, random_b64};
 use gatehouse_zitadel::{
     ClientConfig, Credentials, ZitadelClient,
@@ -608,11 +611,6 @@ async fn callback(
     }
 }
 
-#[derive(Deserialize)]
-struct Tokens {
-    id_token: String,
-}
-
 async fn finish(shop: &Storefront, headers: &HeaderMap, query: &str) -> Result<String, String> {
     let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
@@ -635,37 +633,20 @@ async fn finish(shop: &Storefront, headers: &HeaderMap, query: &str) -> Result<S
         .filter(|(_, _, at)| at.elapsed() < LOGIN_LIFETIME)
         .ok_or("this sign-in expired or was already completed")?;
     let code = params.get("code").ok_or("the answer has no code")?;
-    let response = shop
-        .http
-        .post(&shop.token_endpoint)
-        .basic_auth(
-            url::form_urlencoded::byte_serialize(shop.client_id.as_bytes()).collect::<String>(),
-            Some(
-                url::form_urlencoded::byte_serialize(shop.client_secret.as_bytes())
-                    .collect::<String>(),
-            ),
-        )
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", &format!("{}/callback", shop.origin)),
-            ("code_verifier", &verifier),
-        ])
-        .send()
-        .await
-        .map_err(|e| format!("the token endpoint could not be reached: {e}"))?;
-    if !response.status().is_success() {
-        let status = response.status();
-        let body = response.text().await.unwrap_or_default();
-        return Err(format!(
-            "the token endpoint answered {status}: {}",
-            body.chars().take(300).collect::<String>()
-        ));
-    }
-    let tokens: Tokens = response
-        .json()
-        .await
-        .map_err(|e| format!("the token response is not usable: {e}"))?;
+    let redirect_uri = format!("{}/callback", shop.origin);
+    let tokens = exchange_code(
+        &shop.http,
+        CodeExchange {
+            token_endpoint: &shop.token_endpoint,
+            client_id: &shop.client_id,
+            client_secret: &shop.client_secret,
+            code,
+            redirect_uri: &redirect_uri,
+            code_verifier: &verifier,
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let verified = shop
         .verifier
         .verify(&tokens.id_token)

@@ -81,6 +81,15 @@ fn refuses_unknown_wit_versions_kinds_and_precompiled_code() {
     let err = host.load_blocking(&spec).unwrap_err();
     assert!(matches!(err, LoadError::KindMismatch { .. }), "{err}");
 
+    // A component that is not the recorded one (the stored bytes changed) is refused.
+    let mut spec = PluginSpec::new("x", "1.0.0", slack.clone());
+    spec.expected_sha256 = Some("00".repeat(32));
+    let err = host.load_blocking(&spec).unwrap_err();
+    assert!(matches!(err, LoadError::HashMismatch { .. }), "{err}");
+    spec.expected_sha256 = Some(gatehouse_plugin_host::package::sha256_hex(&slack).to_uppercase());
+    host.load_blocking(&spec)
+        .expect("the recorded hash matches, in either case");
+
     // wasmtime's own precompiled output is native code: never accepted as a plugin.
     let engine = wasmtime::Engine::default();
     let precompiled = engine.precompile_component(&slack).unwrap();
