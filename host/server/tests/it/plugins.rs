@@ -783,6 +783,37 @@ async fn replicas_share_the_registry_through_the_database() {
     };
     b.host().call(&on_b, ok.clone()).await.unwrap();
 
+    // A stored component that is not the one recorded (the database was edited) never loads,
+    // even when it is a valid plugin of the same kind.
+    let mut swapped = store
+        .get_plugin("acme.hostile", "1.0.0")
+        .await
+        .unwrap()
+        .unwrap();
+    swapped.id = "acme.swapped".into();
+    let change = gatehouse_core::change::Change::new(
+        "plugin.installed",
+        &principal,
+        &context,
+        None,
+        Timestamp::now(),
+    );
+    store
+        .insert_plugin(&swapped, &guest("gatehouse_webhook_filter"), &change)
+        .await
+        .unwrap();
+    let err = wait_until(Duration::from_secs(5), || async {
+        match b.resolve("acme.swapped", Some("1.0.0")).await {
+            Err(gatehouse_core::Error::NotFound { .. }) => None, // not seen by B yet
+            other => Some(other.expect_err("a swapped component must not load")),
+        }
+    })
+    .await;
+    assert!(
+        matches!(&err, gatehouse_core::Error::Internal(message) if message.contains("SHA-256")),
+        "{err:?}"
+    );
+
     // Disabled on A: B stops within the refresh interval.
     a.set_enabled(
         caller(),
