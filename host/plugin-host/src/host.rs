@@ -272,6 +272,16 @@ impl PluginHost {
     /// Checks, compiles (or loads from the cache) and links a component. CPU-heavy on a cache
     /// miss (tens of milliseconds): call from a blocking context, or use [`load`](Self::load).
     pub fn load_blocking(&self, spec: &PluginSpec) -> Result<Plugin, LoadError> {
+        // Integrity first: bytes that are not the recorded ones are not even parsed.
+        let sha256 = sha256_hex(&spec.wasm);
+        if let Some(expected) = &spec.expected_sha256
+            && !expected.eq_ignore_ascii_case(&sha256)
+        {
+            return Err(LoadError::HashMismatch {
+                expected: expected.clone(),
+                actual: sha256,
+            });
+        }
         let info = inspect::inspect(&spec.wasm)?;
         if let Some(expected) = spec.expected_kind
             && expected != info.wit.kind
@@ -282,15 +292,6 @@ impl PluginHost {
             });
         }
         let binding = Binding::select(&info.wit)?;
-        let sha256 = sha256_hex(&spec.wasm);
-        if let Some(expected) = &spec.expected_sha256
-            && !expected.eq_ignore_ascii_case(&sha256)
-        {
-            return Err(LoadError::HashMismatch {
-                expected: expected.clone(),
-                actual: sha256,
-            });
-        }
         let (component, from_cache) =
             self.inner
                 .cache

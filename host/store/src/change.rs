@@ -6,7 +6,7 @@ use sqlx::AnyConnection;
 use crate::{
     Dialect,
     error::interpret,
-    sql::{Sql, to_json},
+    sql::{Sql, Val, to_json},
 };
 
 /// Writes `change` into the open transaction `conn`. Call it as the last step before commit:
@@ -89,17 +89,13 @@ pub(crate) async fn insert_events(
             "INSERT INTO events (id, type, occurred_at, tenant_id, data) VALUES ",
         );
         for (i, event) in chunk.iter().enumerate() {
-            sql.push(if i == 0 { "(" } else { ", (" })
-                .bind(event.id.as_str())
-                .push(", ")
-                .bind(event.kind.as_str())
-                .push(", ")
-                .bind(event.occurred_at)
-                .push(", ")
-                .bind(event.tenant_id.as_ref().map(|t| t.as_str()))
-                .push(", ")
-                .bind(to_json(&event.data))
-                .push(")");
+            sql.push(if i == 0 { "" } else { ", " }).list([
+                Val::from(event.id.as_str()),
+                Val::from(event.kind.as_str()),
+                Val::from(event.occurred_at),
+                Val::from(event.tenant_id.as_ref().map(|t| t.as_str())),
+                Val::from(to_json(&event.data)),
+            ]);
         }
         sql.query().execute(&mut *conn).await.map_err(interpret)?;
     }

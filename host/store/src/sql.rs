@@ -130,13 +130,13 @@ impl Sql {
     }
 
     /// `(a, b, c)` of bound values.
-    pub fn list<T: Into<Val> + Clone>(&mut self, values: &[T]) -> &mut Self {
+    pub fn list<V: Into<Val>>(&mut self, values: impl IntoIterator<Item = V>) -> &mut Self {
         self.push("(");
-        for (i, v) in values.iter().enumerate() {
+        for (i, value) in values.into_iter().enumerate() {
             if i > 0 {
                 self.push(", ");
             }
-            self.bind(v.clone());
+            self.bind(value);
         }
         self.push(")")
     }

@@ -313,7 +313,7 @@ async fn existing_endpoints(
     let mut existing = HashSet::new();
     for chunk in endpoints.chunks(CHUNK) {
         let mut stmt = Sql::for_dialect(dialect, "SELECT id FROM webhook_endpoints WHERE id IN ");
-        stmt.list(chunk);
+        stmt.list(chunk.iter().copied());
         // In id order, so two writers never lock endpoints in opposite orders.
         stmt.push(" ORDER BY id").push(dialect.key_share());
         for row in stmt
@@ -930,7 +930,7 @@ impl WebhookStore for SqlStore {
                  FROM webhook_endpoints w WHERE w.enabled <> 0 AND w.tenant_id IN "
             ));
             // Holds off a concurrent delete until this pass commits (see module docs).
-            stmt.list(chunk).push(dialect.key_share());
+            stmt.list(chunk.iter().copied()).push(dialect.key_share());
             let rows = stmt.query().fetch_all(&mut *tx).await.map_err(interpret)?;
             for row in &rows {
                 endpoints.push(Ep {
@@ -1067,8 +1067,8 @@ impl WebhookStore for SqlStore {
             .bind(request.now)
             .push(")");
         if !request.exclude.is_empty() {
-            let ids: Vec<&str> = request.exclude.iter().map(|e| e.as_str()).collect();
-            stmt.push(" AND d.endpoint_id NOT IN ").list(&ids);
+            stmt.push(" AND d.endpoint_id NOT IN ")
+                .list(request.exclude.iter().map(|e| e.as_str()));
         }
         stmt.push(" ORDER BY d.next_attempt_at LIMIT ")
             .bind(i64::from(request.limit));
@@ -1127,9 +1127,8 @@ impl WebhookStore for SqlStore {
 
     async fn delete_handoffs(&self, handoffs: &[HandoffId]) -> StoreResult<()> {
         for chunk in handoffs.chunks(CHUNK) {
-            let ids: Vec<&str> = chunk.iter().map(HandoffId::as_str).collect();
             let mut stmt = self.stmt("DELETE FROM webhook_handoffs WHERE id IN ");
-            stmt.list(&ids);
+            stmt.list(chunk.iter().map(HandoffId::as_str));
             stmt.query()
                 .execute(self.writer())
                 .await
@@ -1209,7 +1208,7 @@ impl WebhookStore for SqlStore {
             stmt.push(" WHERE claimed_by = ")
                 .bind(worker)
                 .push(" AND id IN ")
-                .list(chunk);
+                .list(chunk.iter().copied());
             stmt.query().execute(&mut *tx).await.map_err(interpret)?;
         }
         tx.commit().await.map_err(interpret)
