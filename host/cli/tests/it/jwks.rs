@@ -125,15 +125,20 @@ impl TestIdp {
         }
     }
 
-    /// Stops serving and waits until the port refuses connections.
+    /// Stops serving and checks that its discovery document is gone. (Not that the port refuses
+    /// connections: the OS may already have handed it to another test's server.)
     async fn stop(self) {
         self.server.abort();
         let _ = self.server.await;
-        let addr = self.base.trim_start_matches("http://").to_owned();
-        assert!(
-            tokio::net::TcpStream::connect(addr).await.is_err(),
-            "the IdP still accepts connections"
-        );
+        let discovery = format!("{}/.well-known/openid-configuration", self.issuer);
+        let still_served = match reqwest::get(&discovery).await {
+            Ok(response) if response.status().is_success() => response
+                .json::<Value>()
+                .await
+                .is_ok_and(|document| document["issuer"] == self.issuer.as_str()),
+            _ => false,
+        };
+        assert!(!still_served, "the IdP still serves {discovery}");
     }
 }
 
