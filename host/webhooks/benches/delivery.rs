@@ -6,6 +6,10 @@
 //! client to the same receiver with as many requests in flight as the worker sends one endpoint,
 //! measured right before and right after it in the same run (their mean). Zero loss is checked
 //! for every run (every event delivered, every signature valid, no delivery left unfinished).
+//! Each case runs twice: *live*, the producer committing events while the worker delivers them
+//! (both share the machine, and the clock starts with the first commit), and *backlog*, the
+//! events committed first and the clock started with the worker (what "event committed →
+//! delivered" costs alone).
 //! Last, the store's bookkeeping alone (no HTTP), per delivery: the ceiling it sets.
 //!
 //! `GATEHOUSE_BENCH_EVENTS` sets the events per run (default 20000), `GATEHOUSE_BENCH_ONLY`
@@ -248,8 +252,18 @@ enum Backend {
 
 struct Run {
     rate: f64,
-    commit_rate: f64,
+    /// Events committed per second by the producer (live runs only).
+    commit_rate: Option<f64>,
     duplicates: usize,
+}
+
+/// When the events are committed, and so when the clock starts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// While the worker runs; the clock starts with the first commit.
+    Live,
+    /// All of them before the worker starts; the clock starts with the worker.
+    Backlog,
 }
 
 async fn open(backend: Backend, dir: &std::path::Path) -> Option<SqlStore> {
@@ -353,6 +367,7 @@ async fn pipeline(
     url: &str,
     receiver: &Receiver,
     n: usize,
+    mode: Mode,
 ) -> Option<Run> {
     let dir = tempfile::tempdir().unwrap();
     let sql = open(backend, dir.path()).await?;
@@ -389,11 +404,20 @@ async fn pipeline(
         Arc::new(SystemClock),
         config,
     );
-    let running = tokio::spawn(worker.run(shutdown.clone()));
-
-    let started = Instant::now();
-    commit_events(store.as_ref(), &tenant.id, n).await;
-    let commit_elapsed = started.elapsed();
+    let (started, commit_rate, running) = match mode {
+        Mode::Live => {
+            let running = tokio::spawn(worker.run(shutdown.clone()));
+            let started = Instant::now();
+            commit_events(store.as_ref(), &tenant.id, n).await;
+            let rate = n as f64 / started.elapsed().as_secs_f64();
+            (started, Some(rate), running)
+        }
+        Mode::Backlog => {
+            commit_events(store.as_ref(), &tenant.id, n).await;
+            let started = Instant::now();
+            (started, None, tokio::spawn(worker.run(shutdown.clone())))
+        }
+    };
     let trace = std::env::var("GATEHOUSE_BENCH_TRACE").is_ok_and(|v| v == "1");
     let mut next_trace = Duration::ZERO;
     while receiver.unique() < n {
@@ -453,7 +477,7 @@ async fn pipeline(
     sql.close().await;
     Some(Run {
         rate: n as f64 / elapsed.as_secs_f64(),
-        commit_rate: n as f64 / commit_elapsed.as_secs_f64(),
+        commit_rate,
         duplicates,
     })
 }
@@ -574,8 +598,8 @@ fn main() {
             in_flight()
         );
         println!();
-        println!("| store | transform | bare loop (POST/s) | pipeline (deliveries/s) | ratio | commit rate (events/s) | duplicates |");
-        println!("|---|---|---:|---:|---:|---:|---:|");
+        println!("| store | transform | bare loop (POST/s) | live: pipeline (deliveries/s) | ratio | backlog: pipeline (deliveries/s) | ratio | commit rate (events/s) | duplicates |");
+        println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
         for backend in [Backend::Sqlite, Backend::Postgres] {
             for transform in [false, true] {
                 let case = format!(
@@ -586,27 +610,35 @@ fn main() {
                 if only.as_ref().is_some_and(|only| !only.contains(&case)) {
                     continue;
                 }
-                // The bare loop right before and right after, averaged: the machine is shared.
+                // The bare loop before, between and after the two runs; each run is divided
+                // by the mean of the two around it (the machine is shared).
                 let baseline = async || match pipeline_only {
                     true => f64::NAN,
                     false => bare_loop(&egress, &url, &receiver, n / 2).await,
                 };
+                let plugin = transform.then(|| plugin.clone());
                 let before = baseline().await;
-                let Some(run) = pipeline(backend, transform.then(|| plugin.clone()), &egress, &url, &receiver, n).await else {
-                    println!("| postgres | – | skipped: PostgreSQL unreachable | | | | |");
+                let Some(live) = pipeline(backend, plugin.clone(), &egress, &url, &receiver, n, Mode::Live).await else {
+                    println!("| postgres | – | skipped: PostgreSQL unreachable | | | | | | |");
                     break;
                 };
+                let between = baseline().await;
+                let backlog = pipeline(backend, plugin, &egress, &url, &receiver, n, Mode::Backlog)
+                    .await
+                    .expect("the store was reachable a moment ago");
                 let after = baseline().await;
-                let bare = (before + after) / 2.0;
+                let bare = (before + between + after) / 3.0;
                 println!(
-                    "| {} | {} | {:.0} | {:.0} | {:.2}× | {:.0} | {} |",
+                    "| {} | {} | {:.0} | {:.0} | {:.2}× | {:.0} | {:.2}× | {:.0} | {} |",
                     if backend == Backend::Sqlite { "sqlite" } else { "postgres" },
                     if transform { "cloudevents (wasm)" } else { "none" },
                     bare,
-                    run.rate,
-                    run.rate / bare,
-                    run.commit_rate,
-                    run.duplicates,
+                    live.rate,
+                    live.rate / ((before + between) / 2.0),
+                    backlog.rate,
+                    backlog.rate / ((between + after) / 2.0),
+                    live.commit_rate.unwrap_or(f64::NAN),
+                    live.duplicates + backlog.duplicates,
                 );
             }
         }
