@@ -45,14 +45,17 @@ impl Cache {
     }
 
     /// Loads the compiled component for `wasm` (whose hex SHA-256 is `sha256`), compiling and
-    /// caching it first if needed. Returns whether the cache was hit.
+    /// caching it first if needed; `validate` runs before any compilation (a cached artifact
+    /// was compiled from the same bytes, validated then). Returns whether the cache was hit.
     pub(crate) fn load(
         &self,
         engine: &Engine,
         wasm: &[u8],
         sha256: &str,
+        validate: impl FnOnce() -> Result<(), LoadError>,
     ) -> Result<(Component, bool), LoadError> {
         let Some(path) = self.path(sha256) else {
+            validate()?;
             let component = Component::new(engine, wasm)
                 .map_err(|err| LoadError::Compile(format!("{err:#}")))?;
             return Ok((component, false));
@@ -71,8 +74,10 @@ impl Cache {
             .as_ref()
             .and_then(|key| lock(&SHARED_BUILTINS).get(key).cloned());
         let compiled: Arc<[u8]> = match shared {
+            // Compiled by this process, after validation.
             Some(compiled) => compiled,
             None => {
+                validate()?;
                 let compiled: Arc<[u8]> = engine
                     .precompile_component(wasm)
                     .map_err(|err| LoadError::Compile(format!("{err:#}")))?

@@ -282,7 +282,8 @@ impl PluginHost {
                 actual: sha256,
             });
         }
-        let info = inspect::inspect(&spec.wasm)?;
+        // Validation (the costly part) only if this has to be compiled.
+        let info = inspect::read_interface(&spec.wasm)?;
         if let Some(expected) = spec.expected_kind
             && expected != info.wit.kind
         {
@@ -295,7 +296,9 @@ impl PluginHost {
         let (component, from_cache) =
             self.inner
                 .cache
-                .load(&self.inner.engine, &spec.wasm, &sha256)?;
+                .load(&self.inner.engine, &spec.wasm, &sha256, || {
+                    inspect::validate(&spec.wasm)
+                })?;
         let pre = Pre::new(binding, info.wit.kind, &self.inner.linker, &component)?;
         let plugin = Plugin {
             inner: Arc::new(Loaded {

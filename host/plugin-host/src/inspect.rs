@@ -1,6 +1,8 @@
 //! Reads a component without instantiating it: validates the whole binary first (wasmtime must
 //! never see an unvalidated one), then reads the `gatehouse:wit-version` stamp, the top-level
-//! imports and exports, and checks the imports against what plugins may use.
+//! imports and exports, and checks the imports against what plugins may use. The host's load
+//! path reads first and validates only before compiling: a cached artifact was compiled from
+//! bytes with the same SHA-256, validated then.
 
 use std::fmt;
 
@@ -80,6 +82,27 @@ pub struct ComponentInfo {
 /// Validates `wasm`, reads its stamp and its imports and exports, and checks that every import
 /// is allowed and the kind's interface is exported.
 pub fn inspect(wasm: &[u8]) -> Result<ComponentInfo, LoadError> {
+    check_header(wasm)?;
+    validate(wasm)?;
+    read_interface(wasm)
+}
+
+/// The whole binary checked by wasmparser's validator, as wasmtime requires before compiling.
+pub(crate) fn validate(wasm: &[u8]) -> Result<(), LoadError> {
+    Validator::new()
+        .validate_all(wasm)
+        .map(drop)
+        .map_err(|err| LoadError::Invalid(err.to_string()))
+}
+
+/// [`inspect`] without the validation: the size, the encoding, the stamp, imports and exports.
+/// Parsing an unvalidated binary is safe (errors are returned); compiling one is not.
+pub(crate) fn read_interface(wasm: &[u8]) -> Result<ComponentInfo, LoadError> {
+    check_header(wasm)?;
+    read_checked_interface(wasm)
+}
+
+fn check_header(wasm: &[u8]) -> Result<(), LoadError> {
     if wasm.len() > MAX_COMPONENT_BYTES {
         return Err(LoadError::TooLarge {
             size: wasm.len(),
@@ -97,10 +120,10 @@ pub fn inspect(wasm: &[u8]) -> Result<ComponentInfo, LoadError> {
         })) => return Err(LoadError::CoreModule),
         _ => return Err(LoadError::NotWasm),
     }
-    Validator::new()
-        .validate_all(wasm)
-        .map_err(|err| LoadError::Invalid(err.to_string()))?;
+    Ok(())
+}
 
+fn read_checked_interface(wasm: &[u8]) -> Result<ComponentInfo, LoadError> {
     let mut depth = 0usize;
     let mut stamp: Option<&[u8]> = None;
     let mut imports = Vec::new();
