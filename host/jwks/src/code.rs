@@ -98,7 +98,7 @@ pub async fn exchange_code(
         .append_pair("code_verifier", exchange.code_verifier)
         .finish();
     let unreachable = |e: &dyn std::fmt::Display| ExchangeError::Unreachable(e.to_string());
-    let mut response = http
+    let response = http
         .post(exchange.token_endpoint)
         .header(reqwest::header::AUTHORIZATION, format!("Basic {basic}"))
         .header(
@@ -111,21 +111,10 @@ pub async fn exchange_code(
         .await
         .map_err(|e| unreachable(&e))?;
     let status = response.status();
-    let too_large = || unreachable(&format!("answer over {MAX_TOKEN_RESPONSE} bytes"));
-    if response
-        .content_length()
-        .is_some_and(|l| l > MAX_TOKEN_RESPONSE as u64)
-    {
-        return Err(too_large());
-    }
-    // Read in chunks so an answer without a length cannot grow past the limit.
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| unreachable(&e))? {
-        if bytes.len() + chunk.len() > MAX_TOKEN_RESPONSE {
-            return Err(too_large());
-        }
-        bytes.extend_from_slice(&chunk);
-    }
+    let bytes = crate::fetch::read_capped(response, MAX_TOKEN_RESPONSE)
+        .await
+        .map_err(|e| unreachable(&e))?
+        .ok_or_else(|| unreachable(&format!("answer over {MAX_TOKEN_RESPONSE} bytes")))?;
     if !status.is_success() {
         let body = serde_json::from_slice::<ErrorBody>(&bytes).ok();
         return Err(ExchangeError::Refused {

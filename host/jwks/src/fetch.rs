@@ -66,7 +66,7 @@ impl ReqwestFetcher {
 #[async_trait]
 impl JwksFetcher for ReqwestFetcher {
     async fn fetch(&self, request: FetchRequest<'_>) -> Result<FetchResponse, FetchError> {
-        let mut response = self
+        let response = self
             .client
             .get(request.url)
             .header(
@@ -88,23 +88,10 @@ impl JwksFetcher for ReqwestFetcher {
         let age = header(reqwest::header::AGE);
         let status = response.status().as_u16();
         let max = request.max_body_bytes;
-        if response
-            .content_length()
-            .is_some_and(|len| len > max as u64)
-        {
-            return Err(FetchError::TooLarge { max });
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
+        let body = read_capped(response, max)
             .await
             .map_err(|e| map_reqwest(e, request.timeout))?
-        {
-            if body.len() + chunk.len() > max {
-                return Err(FetchError::TooLarge { max });
-            }
-            body.extend_from_slice(&chunk);
-        }
+            .ok_or(FetchError::TooLarge { max })?;
         Ok(FetchResponse {
             status,
             cache_control,
@@ -112,6 +99,28 @@ impl JwksFetcher for ReqwestFetcher {
             body,
         })
     }
+}
+
+/// The body, or `None` once it passes `max` bytes: refused unread when it declares a larger
+/// length, and read chunk by chunk so one without a length cannot grow past the limit.
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    max: usize,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if response
+        .content_length()
+        .is_some_and(|len| len > max as u64)
+    {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > max {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 fn map_reqwest(e: reqwest::Error, timeout: Duration) -> FetchError {

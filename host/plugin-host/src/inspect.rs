@@ -84,7 +84,7 @@ pub struct ComponentInfo {
 pub fn inspect(wasm: &[u8]) -> Result<ComponentInfo, LoadError> {
     check_header(wasm)?;
     validate(wasm)?;
-    read_interface(wasm)
+    interface(wasm)
 }
 
 /// The whole binary checked by wasmparser's validator, as wasmtime requires before compiling.
@@ -99,7 +99,7 @@ pub(crate) fn validate(wasm: &[u8]) -> Result<(), LoadError> {
 /// Parsing an unvalidated binary is safe (errors are returned); compiling one is not.
 pub(crate) fn read_interface(wasm: &[u8]) -> Result<ComponentInfo, LoadError> {
     check_header(wasm)?;
-    read_checked_interface(wasm)
+    interface(wasm)
 }
 
 fn check_header(wasm: &[u8]) -> Result<(), LoadError> {
@@ -123,7 +123,8 @@ fn check_header(wasm: &[u8]) -> Result<(), LoadError> {
     Ok(())
 }
 
-fn read_checked_interface(wasm: &[u8]) -> Result<ComponentInfo, LoadError> {
+/// The stamp, imports and exports of a binary whose header [`check_header`] accepted.
+fn interface(wasm: &[u8]) -> Result<ComponentInfo, LoadError> {
     let mut depth = 0usize;
     let mut stamp: Option<&[u8]> = None;
     let mut imports = Vec::new();

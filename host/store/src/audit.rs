@@ -50,14 +50,8 @@ impl AuditStore for SqlStore {
             sql.push(" AND tenant_id = ").bind(tenant.to_string());
         }
         if !filter.actions.is_empty() {
-            sql.push(" AND action IN (");
-            for (i, action) in filter.actions.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind(action.clone());
-            }
-            sql.push(")");
+            sql.push(" AND action IN ")
+                .list(filter.actions.iter().map(String::as_str));
         }
         if let Some(actor) = &filter.actor_id {
             sql.push(" AND actor_id = ").bind(actor.clone());
@@ -68,10 +62,10 @@ impl AuditStore for SqlStore {
             sql.push(" ESCAPE '\\'");
         }
         if let Some(since) = filter.since {
-            sql.push(" AND occurred_at >= ").bind(since.unix_millis());
+            sql.push(" AND occurred_at >= ").bind(since);
         }
         if let Some(until) = filter.until {
-            sql.push(" AND occurred_at < ").bind(until.unix_millis());
+            sql.push(" AND occurred_at < ").bind(until);
         }
         sql.page("id", page);
         let entries = sql.fetch_all(self.reader(), from_row).await?;

@@ -68,10 +68,10 @@ impl EventStore for SqlStore {
             sql.push(")");
         }
         if let Some(since) = filter.since {
-            sql.push(" AND occurred_at >= ").bind(since.unix_millis());
+            sql.push(" AND occurred_at >= ").bind(since);
         }
         if let Some(until) = filter.until {
-            sql.push(" AND occurred_at < ").bind(until.unix_millis());
+            sql.push(" AND occurred_at < ").bind(until);
         }
         sql.push(" ORDER BY seq LIMIT ").bind(i64::from(limit) + 1);
         let mut events = sql.fetch_all(self.reader(), from_row).await?;
@@ -92,7 +92,7 @@ impl EventStore for SqlStore {
 
     async fn get_event(&self, id: &str) -> StoreResult<Option<Event>> {
         let mut sql = Sql::new(SELECT);
-        sql.push(" WHERE id = ").bind(id.to_owned());
+        sql.push(" WHERE id = ").bind(id);
         sql.fetch_optional(self.reader(), from_row).await
     }
 

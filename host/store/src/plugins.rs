@@ -15,8 +15,9 @@ use sqlx::any::AnyRow;
 use crate::{
     SqlStore, change,
     error::interpret,
-    sql::escape_like,
-    sql::{expect_one, get, get_enum, get_int, get_json, get_opt_time, get_time, to_json},
+    sql::{
+        escape_like, expect_one, get, get_enum, get_int, get_json, get_opt_time, get_time, to_json,
+    },
 };
 
 /// Every column but the wasm, which only [`PluginStore::get_plugin_wasm`] reads.

@@ -311,9 +311,7 @@ impl SyncStore for SqlStore {
         now: Timestamp,
     ) -> StoreResult<u64> {
         let mut sql = Sql::new("UPDATE sync_state SET next_attempt_at = ");
-        sql.bind(now.unix_millis())
-            .push(" WHERE next_attempt_at > ")
-            .bind(now.unix_millis());
+        sql.bind(now).push(" WHERE next_attempt_at > ").bind(now);
         if !include_synced {
             sql.push(" AND state <> 'synced'");
         }

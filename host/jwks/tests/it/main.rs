@@ -6,6 +6,7 @@ mod claims;
 mod export;
 mod idp;
 mod keys;
+mod limits;
 mod rotation;
 mod seed;
 
