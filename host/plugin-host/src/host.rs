@@ -136,6 +136,9 @@ pub struct PluginSpec {
     pub limits: PluginLimits,
     /// `Some(reason)` loads it disabled.
     pub disabled_reason: Option<String>,
+    /// Hex SHA-256 of bytes this crate has validated already (a verified package): a load of
+    /// the same bytes need not validate them again before compiling.
+    validated_sha256: Option<String>,
 }
 
 impl PluginSpec {
@@ -148,7 +151,15 @@ impl PluginSpec {
             expected_sha256: None,
             limits: PluginLimits::default(),
             disabled_reason: None,
+            validated_sha256: None,
         }
+    }
+
+    /// Notes that bytes with this SHA-256 were validated (only this crate can say so); it
+    /// counts only if `wasm` still hashes to it when loaded.
+    pub(crate) fn validated(mut self, sha256: &str) -> Self {
+        self.validated_sha256 = Some(sha256.to_owned());
+        self
     }
 }
 
@@ -293,11 +304,19 @@ impl PluginHost {
             });
         }
         let binding = Binding::select(&info.wit)?;
+        let validated = spec
+            .validated_sha256
+            .as_deref()
+            .is_some_and(|hash| hash.eq_ignore_ascii_case(&sha256));
         let (component, from_cache) =
             self.inner
                 .cache
                 .load(&self.inner.engine, &spec.wasm, &sha256, || {
-                    inspect::validate(&spec.wasm)
+                    if validated {
+                        Ok(())
+                    } else {
+                        inspect::validate(&spec.wasm)
+                    }
                 })?;
         let pre = Pre::new(binding, info.wit.kind, &self.inner.linker, &component)?;
         let plugin = Plugin {
@@ -538,6 +557,14 @@ impl PluginHost {
                 }
             }
         }
+        let outcome = output.as_ref().map_or_else(PluginError::code, |_| "ok");
+        crate::metrics::call(
+            &loaded.id,
+            &loaded.version,
+            request.name(),
+            outcome,
+            report.wall_time,
+        );
         match &output {
             Ok(_) => {
                 tracing::debug!(plugin = %loaded.id, version = %loaded.version, call = request.name(), duration_us = report.wall_time.as_micros() as u64, "plugin call ok");
@@ -766,5 +793,82 @@ mod tests {
             ..HostConfig::default()
         };
         assert!(matches!(PluginHost::new(bad), Err(HostError::Config(_))));
+    }
+
+    /// A component whose every section parses but whose first function body ends in `nop`
+    /// instead of `end`: only validation finds it.
+    fn invalid_body(wasm: &[u8]) -> Vec<u8> {
+        use wasmparser::{Parser, Payload};
+        let end = Parser::new(0)
+            .parse_all(wasm)
+            .find_map(|payload| match payload.unwrap() {
+                Payload::CodeSectionEntry(body) => Some(body.range().end),
+                _ => None,
+            })
+            .expect("a function body");
+        assert_eq!(wasm[end - 1], 0x0b, "bodies end with `end`");
+        let mut out = wasm.to_vec();
+        out[end - 1] = 0x01; // `nop`
+        out
+    }
+
+    fn small_host(cache_dir: Option<std::path::PathBuf>) -> PluginHost {
+        PluginHost::new(HostConfig {
+            cache_dir,
+            max_concurrent_calls: 2,
+            pool: PoolConfig {
+                max_instances: 4,
+                ..PoolConfig::default()
+            },
+            ..HostConfig::default()
+        })
+        .unwrap()
+    }
+
+    fn cloudevents() -> &'static [u8] {
+        crate::builtin::builtin_plugins()
+            .iter()
+            .find(|b| b.kind == PluginKind::Webhook)
+            .expect("a built-in webhook transform")
+            .wasm
+    }
+
+    #[test]
+    fn validates_before_compiling_with_or_without_a_cache() {
+        let bad = invalid_body(cloudevents());
+        assert!(matches!(inspect::inspect(&bad), Err(LoadError::Invalid(_))));
+        let dir = tempfile::tempdir().unwrap();
+        for cache_dir in [None, Some(dir.path().join("cache"))] {
+            let host = small_host(cache_dir.clone());
+            let err = host
+                .load_blocking(&PluginSpec::new("bad", "1.0.0", bad.clone()))
+                .unwrap_err();
+            assert!(matches!(err, LoadError::Invalid(_)), "{err:?}");
+            if let Some(cache) = cache_dir {
+                let cached = std::fs::read_dir(&cache).map_or(0, |d| d.count());
+                assert_eq!(cached, 0, "nothing compiled, nothing cached");
+            }
+        }
+    }
+
+    #[test]
+    fn a_validation_note_counts_only_for_the_bytes_it_names() {
+        let good = cloudevents();
+        let bad = invalid_body(good);
+        let host = small_host(None);
+        // Noted for other bytes: validated as usual, refused before compiling.
+        let spec = PluginSpec::new("bad", "1.0.0", bad.clone()).validated(&sha256_hex(good));
+        assert!(matches!(
+            host.load_blocking(&spec),
+            Err(LoadError::Invalid(_))
+        ));
+        // Noted for these bytes: our validation is skipped (wasmtime's compiler still refuses
+        // them, as a compile error rather than ours).
+        let spec = PluginSpec::new("bad", "1.0.0", bad.clone()).validated(&sha256_hex(&bad));
+        let err = host.load_blocking(&spec).unwrap_err();
+        assert!(matches!(err, LoadError::Compile(_)), "{err:?}");
+        // And a noted valid component loads.
+        let spec = PluginSpec::new("good", "1.0.0", good.to_vec()).validated(&sha256_hex(good));
+        assert!(host.load_blocking(&spec).is_ok());
     }
 }

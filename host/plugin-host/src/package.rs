@@ -480,11 +480,13 @@ pub async fn check_install(
             version: package.manifest.version.clone(),
         });
     }
+    // `verify` validated these bytes: the load need not do it again before compiling.
     let mut spec = PluginSpec::new(
         package.manifest.id.clone(),
         package.manifest.version.clone(),
         package.wasm.clone(),
-    );
+    )
+    .validated(&package.sha256);
     spec.expected_kind = Some(package.manifest.kind);
     spec.expected_sha256 = Some(package.sha256.clone());
     spec.limits = package.manifest.limits;

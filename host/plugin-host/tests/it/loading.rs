@@ -155,45 +155,6 @@ fn compiles_once_then_loads_from_the_cache() {
     );
 }
 
-/// The component with its first function body no longer ending in `end`: every section still
-/// parses (the interface reads fine), but the binary fails validation.
-fn invalid_body(wasm: &[u8]) -> Vec<u8> {
-    use wasmparser::{Parser, Payload};
-    let end = Parser::new(0)
-        .parse_all(wasm)
-        .find_map(|payload| match payload.unwrap() {
-            Payload::CodeSectionEntry(body) => Some(body.range().end),
-            _ => None,
-        })
-        .expect("a function body");
-    assert_eq!(wasm[end - 1], 0x0b, "bodies end with `end`");
-    let mut out = wasm.to_vec();
-    out[end - 1] = 0x01; // `nop`
-    out
-}
-
-#[test]
-fn validates_before_compiling_with_or_without_a_cache() {
-    let bad = invalid_body(&wasm("gatehouse_webhook_filter"));
-    assert!(matches!(inspect(&bad), Err(LoadError::Invalid(_))));
-    let dir = tempfile::tempdir().unwrap();
-    for cache_dir in [None, Some(dir.path().join("cache"))] {
-        let host = PluginHost::new(HostConfig {
-            cache_dir: cache_dir.clone(),
-            ..config()
-        })
-        .unwrap();
-        let err = host
-            .load_blocking(&PluginSpec::new("filter", "1.0.0", bad.clone()))
-            .unwrap_err();
-        assert!(matches!(err, LoadError::Invalid(_)), "{err:?}");
-        if let Some(cache) = cache_dir {
-            let cached = std::fs::read_dir(&cache).map_or(0, |d| d.count());
-            assert_eq!(cached, 0, "nothing compiled, nothing cached");
-        }
-    }
-}
-
 #[test]
 fn several_hosts_fit_in_one_process() {
     // Each host reserves its pool's address space; a handful must coexist (tests, CLI).
