@@ -24,6 +24,7 @@ mod health;
 mod host;
 pub mod inspect;
 mod limits;
+mod metrics;
 pub mod package;
 mod pool;
 pub mod scaffold;

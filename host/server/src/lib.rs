@@ -11,6 +11,7 @@ mod delivery;
 pub mod error;
 pub mod extract;
 mod idempotency;
+mod metrics;
 pub mod openapi;
 pub mod plugin_transform;
 pub mod plugins;
@@ -89,6 +90,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .layer(CatchPanicLayer::custom(|_| {
             error::ApiError::internal("handler panicked").into_response()
         }))
+        .layer(middleware::from_fn(metrics::record))
         .layer(middleware::from_fn(request_id::assign))
         .with_state(state);
     (router, doc)

@@ -11,6 +11,7 @@
 //!
 //! See `docs/webhooks.md` for the behaviour operators and receivers see.
 
+mod metrics;
 pub mod send;
 pub mod service;
 pub mod signing;

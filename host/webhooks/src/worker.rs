@@ -554,6 +554,10 @@ impl Inner {
                 } else {
                     let started_at = self.clock.now();
                     let report = self.attempt(&job, started_at).await;
+                    crate::metrics::attempt(
+                        report.status,
+                        (!report.latency.is_zero()).then_some(report.latency),
+                    );
                     gate.slow
                         .store(report.latency > FAST_ATTEMPT, Ordering::Relaxed);
                     if let Verdict::Failed {
@@ -742,6 +746,12 @@ impl Inner {
             });
         }
 
+        crate::metrics::dead_letters(
+            records
+                .iter()
+                .filter(|r| matches!(r.next, NextState::Dead { .. }))
+                .count() as u64,
+        );
         let now = self.clock.now();
         let mut health = Vec::new();
         let mut disable = Vec::new();
@@ -827,7 +837,10 @@ impl Inner {
                 .disable_webhook_endpoint(&tenant, &endpoint, &reason, now, &change)
                 .await
             {
-                Ok(true) => tracing::warn!(%endpoint, %reason, "webhook endpoint disabled"),
+                Ok(true) => {
+                    crate::metrics::endpoint_disabled();
+                    tracing::warn!(%endpoint, %reason, "webhook endpoint disabled");
+                }
                 Ok(false) => {}
                 Err(err) => tracing::warn!(%endpoint, %err, "disabling a webhook endpoint failed"),
             }

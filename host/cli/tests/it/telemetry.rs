@@ -68,7 +68,8 @@ fn hermetic(cmd: &mut std::process::Command) {
 }
 
 #[tokio::test]
-async fn serve_exports_traces_and_logs_over_otlp_http() {
+async fn serve_exports_traces_metrics_and_logs_over_otlp_http() {
+    // The collector stand-in also takes the webhook deliveries (any other path).
     let received = Received::default();
     let app = Router::new().fallback(collect).with_state(received.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -76,11 +77,14 @@ async fn serve_exports_traces_and_logs_over_otlp_http() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let data = tempfile::tempdir().unwrap();
+    let token = format!("ghk_otlp_{}", ulid::Ulid::new());
     let mut cmd = gatehouse();
     hermetic(&mut cmd);
     cmd.args(["serve"])
         .env("GATEHOUSE_DATA_DIR", data.path())
         .env("GATEHOUSE_LISTEN", "127.0.0.1:0")
+        .env("GATEHOUSE_BOOTSTRAP_TOKEN", &token)
+        .env("GATEHOUSE_EGRESS_ALLOW", "127.0.0.1")
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}"))
         .env(
             "OTEL_RESOURCE_ATTRIBUTES",
@@ -88,11 +92,13 @@ async fn serve_exports_traces_and_logs_over_otlp_http() {
         )
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
         .env("OTEL_BLRP_SCHEDULE_DELAY", "100")
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "200")
         .stderr(Stdio::null());
     let (mut child, addr) = spawn_serve(&mut cmd);
 
-    // A request makes a `request` span; the refused credential is not what is checked here.
-    let status = reqwest::Client::new()
+    // A refused request makes a `request` span and a 401 in the HTTP metric.
+    let client = reqwest::Client::new();
+    let status = client
         .get(format!("http://{addr}/v1/tenants"))
         .bearer_auth("ghk_not_a_key")
         .send()
@@ -100,10 +106,38 @@ async fn serve_exports_traces_and_logs_over_otlp_http() {
         .unwrap()
         .status();
     assert_eq!(status, 401);
+    // An endpoint with a transform: its creation event is delivered through the plugin.
+    let post = |path: String, body: serde_json::Value| {
+        let request = client
+            .post(format!("http://{addr}{path}"))
+            .bearer_auth(&token)
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            assert!(response.status().is_success(), "{}", response.status());
+            response.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let tenant = post(
+        "/v1/tenants".into(),
+        serde_json::json!({"name": "Metrics", "slug": "metrics"}),
+    )
+    .await;
+    let tenant = tenant["id"].as_str().unwrap();
+    post(
+        format!("/v1/tenants/{tenant}/webhooks"),
+        serde_json::json!({
+            "url": format!("http://{collector}/hook"),
+            "event_types": ["*"],
+            "transform": {"plugin": "gatehouse.cloudevents", "config": {}},
+        }),
+    )
+    .await;
 
     let deadline = Instant::now() + Duration::from_secs(30);
-    let (traces, logs) = loop {
+    let (traces, metrics, logs) = loop {
         let traces = received.bodies("/v1/traces");
+        let metrics = received.bodies("/v1/metrics");
         let logs = received.bodies("/v1/logs");
         let span_seen = traces
             .iter()
@@ -111,14 +145,30 @@ async fn serve_exports_traces_and_logs_over_otlp_http() {
         let log_seen = logs
             .iter()
             .any(|b| contains(b, "database migrations applied"));
-        if span_seen && log_seen {
-            break (traces, logs);
+        let missing: Vec<&str> = [
+            "http.server.request.duration",
+            "/v1/tenants/{tenant_id}/webhooks",
+            "gatehouse.plugin.calls",
+            "gatehouse.plugin.call.duration",
+            "gatehouse.cloudevents",
+            "gatehouse.webhook.attempts",
+            "gatehouse.webhook.attempt.duration",
+            "succeeded",
+        ]
+        .into_iter()
+        .filter(|name| !metrics.iter().any(|b| contains(b, name)))
+        .collect();
+        let metrics_seen = missing.is_empty();
+        if span_seen && log_seen && metrics_seen {
+            break (traces, metrics, logs);
         }
         assert!(
             Instant::now() < deadline,
-            "the collector got {} trace and {} log exports, without the request span or the \
-             migration log",
+            "the collector got {} trace, {} metric and {} log exports, without the request \
+             span ({span_seen}), the migration log ({log_seen}) or the HTTP, plugin and \
+             webhook metrics (missing: {missing:?})",
             traces.len(),
+            metrics.len(),
             logs.len()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -126,21 +176,26 @@ async fn serve_exports_traces_and_logs_over_otlp_http() {
     let _ = child.kill();
     let _ = child.wait();
 
-    for body in traces.iter().chain(&logs) {
+    for body in traces.iter().chain(&metrics).chain(&logs) {
         assert!(contains(body, "gatehouse"), "service.name is gatehouse");
         assert!(
             contains(body, "otlp-test"),
             "OTEL_RESOURCE_ATTRIBUTES are applied"
         );
     }
+    // Metric attributes are bounded: routes are templates, never the ids in the path.
+    assert!(
+        !metrics.iter().any(|b| contains(b, tenant)),
+        "no tenant id in metrics"
+    );
     let secret_key = std::fs::read_to_string(data.path().join("master.key")).unwrap_or_default();
-    for body in traces.iter().chain(&logs) {
+    for body in traces.iter().chain(&metrics).chain(&logs) {
         assert!(
             secret_key.trim().is_empty() || !contains(body, secret_key.trim()),
             "no master key in telemetry"
         );
         assert!(
-            !contains(body, "ghk_not_a_key"),
+            !contains(body, "ghk_not_a_key") && !contains(body, &token),
             "no credential in telemetry"
         );
     }
