@@ -5,7 +5,10 @@
 //!   commit order (see [`crate::Dialect`]), so no event is skipped; the cursor row's lock (taken
 //!   with `SKIP LOCKED` on PostgreSQL) lets one replica fan out at a time without the others
 //!   waiting. Endpoint rows are read `FOR KEY SHARE`, so a concurrent endpoint delete either
-//!   waits for the pass or is seen by it — never leaves deliveries behind.
+//!   waits for the pass or is seen by it — never leaves deliveries behind. On SQLite the pass
+//!   reads events and endpoints on a reader and takes the single writer only to write: the
+//!   cursor moves only from where the pass read it (else another pass won and this one writes
+//!   nothing), and foreign keys with existence checks cover endpoints deleted in between.
 //! - **Claims** take due deliveries with `FOR UPDATE SKIP LOCKED` on PostgreSQL and mark them
 //!   with the worker and a lease; SQLite's single writer makes the same statement exclusive. A
 //!   read comes first, so a poll that finds nothing due takes no write lock.
@@ -571,6 +574,93 @@ async fn record_attempts_json(
 }
 
 impl SqlStore {
+    /// Fan-out with row locks (PostgreSQL): the pass holds the cursor row `FOR UPDATE SKIP
+    /// LOCKED` and reads its endpoints `FOR KEY SHARE` in the transaction that writes it.
+    async fn fan_out_locked(
+        &self,
+        limit: u32,
+        now: Timestamp,
+        claim: Option<&ClaimRequest<'_>>,
+    ) -> StoreResult<FanOut> {
+        let dialect = self.dialect();
+        let mut tx = self.writer().begin().await.map_err(interpret)?;
+        let lock = format!(
+            "SELECT last_seq FROM webhook_fanout WHERE id = 1{}",
+            dialect.skip_locked()
+        );
+        let Some(row) = sqlx::query(&lock)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(interpret)?
+        else {
+            // Another replica holds the cursor: it is fanning out these events right now.
+            return Ok(FanOut::default());
+        };
+        let cursor = get_int(&row, "last_seq")?;
+        let Some(batch) = read_fan_out_batch(&mut tx, dialect, cursor, limit).await? else {
+            return Ok(FanOut::default());
+        };
+        let planned = batch.plan(claim);
+        let written = write_fan_out(&mut tx, dialect, &planned, claim, now).await?;
+        sqlx::query("UPDATE webhook_fanout SET last_seq = $1 WHERE id = 1")
+            .bind(batch.last_seq)
+            .execute(&mut *tx)
+            .await
+            .map_err(interpret)?;
+        tx.commit().await.map_err(interpret)?;
+        Ok(batch.result(&planned, written, limit))
+    }
+
+    /// Fan-out on SQLite's single writer: events and endpoints are read on a reader, so the
+    /// writer — which every result batch queues for — is held only for the writes. The cursor
+    /// advances only from the position the pass read (else another pass got there first and
+    /// this one writes nothing); deliveries left pending are written only for endpoints that
+    /// still exist, and handed-off ones are checked when they are recorded.
+    async fn fan_out_single_writer(
+        &self,
+        cursor: i64,
+        limit: u32,
+        now: Timestamp,
+        claim: Option<&ClaimRequest<'_>>,
+    ) -> StoreResult<FanOut> {
+        let dialect = self.dialect();
+        let batch = {
+            let mut reader = self.reader().acquire().await.map_err(interpret)?;
+            read_fan_out_batch(&mut reader, dialect, cursor, limit).await?
+        };
+        let Some(batch) = batch else {
+            return Ok(FanOut::default());
+        };
+        let mut planned = batch.plan(claim);
+
+        let mut tx = self.writer().begin().await.map_err(interpret)?;
+        let moved =
+            sqlx::query("UPDATE webhook_fanout SET last_seq = $1 WHERE id = 1 AND last_seq = $2")
+                .bind(batch.last_seq)
+                .bind(cursor)
+                .execute(&mut *tx)
+                .await
+                .map_err(interpret)?;
+        if moved.rows_affected() == 0 {
+            return Ok(FanOut {
+                more: true,
+                ..FanOut::default()
+            });
+        }
+        let pending: Vec<&str> = planned
+            .iter()
+            .filter(|p| !p.handed)
+            .map(|p| p.endpoint.job.id.as_str())
+            .collect();
+        if !pending.is_empty() {
+            let existing = existing_endpoints(&mut tx, dialect, &pending).await?;
+            planned.retain(|p| p.handed || existing.contains(p.endpoint.job.id.as_str()));
+        }
+        let written = write_fan_out(&mut tx, dialect, &planned, claim, now).await?;
+        tx.commit().await.map_err(interpret)?;
+        Ok(batch.result(&planned, written, limit))
+    }
+
     fn stmt(&self, text: &str) -> Sql {
         Sql::for_dialect(self.dialect(), text)
     }
@@ -861,174 +951,11 @@ impl WebhookStore for SqlStore {
         if head <= cursor {
             return Ok(FanOut::default());
         }
-
-        let dialect = self.dialect();
-        let mut tx = self.writer().begin().await.map_err(interpret)?;
-        let lock = format!(
-            "SELECT last_seq FROM webhook_fanout WHERE id = 1{}",
-            dialect.skip_locked()
-        );
-        let Some(row) = sqlx::query(&lock)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(interpret)?
-        else {
-            // Another replica holds the cursor: it is fanning out these events right now.
-            return Ok(FanOut::default());
-        };
-        let cursor = get_int(&row, "last_seq")?;
-        // Whole events and endpoints: the deliveries claimed here are sent right away.
-        let events = sqlx::query(
-            "SELECT seq, id, type, tenant_id, occurred_at, data FROM events WHERE seq > $1 \
-             ORDER BY seq LIMIT $2",
-        )
-        .bind(cursor)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(interpret)?;
-        let Some(last) = events.last() else {
-            return Ok(FanOut::default());
-        };
-        let last_seq = get_int(last, "seq")?;
-
-        struct Ev {
-            seq: i64,
-            id: String,
-            kind: String,
-            tenant: Option<String>,
-            occurred_at: Timestamp,
-            data: String,
+        if self.dialect().row_locks {
+            self.fan_out_locked(limit, now, claim).await
+        } else {
+            self.fan_out_single_writer(cursor, limit, now, claim).await
         }
-        let events = events
-            .iter()
-            .map(|row| {
-                Ok(Ev {
-                    seq: get_int(row, "seq")?,
-                    id: get(row, "id")?,
-                    kind: get(row, "type")?,
-                    tenant: get(row, "tenant_id")?,
-                    occurred_at: get_time(row, "occurred_at")?,
-                    data: get(row, "data")?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let mut tenants: Vec<&str> = events.iter().filter_map(|e| e.tenant.as_deref()).collect();
-        tenants.sort_unstable();
-        tenants.dedup();
-
-        struct Ep {
-            tenant: String,
-            types: Vec<String>,
-            created_seq: i64,
-            job: JobEndpoint,
-        }
-        let mut endpoints: Vec<Ep> = Vec::new();
-        for chunk in tenants.chunks(CHUNK) {
-            let mut stmt = self.stmt(&format!(
-                "SELECT w.id, w.tenant_id, w.event_types, w.created_seq, {JOB_ENDPOINT_COLUMNS} \
-                 FROM webhook_endpoints w WHERE w.enabled <> 0 AND w.tenant_id IN "
-            ));
-            // Holds off a concurrent delete until this pass commits (see module docs).
-            stmt.list(chunk.iter().copied()).push(dialect.key_share());
-            let rows = stmt.query().fetch_all(&mut *tx).await.map_err(interpret)?;
-            for row in &rows {
-                endpoints.push(Ep {
-                    tenant: get(row, "tenant_id")?,
-                    types: get_json(row, "event_types")?,
-                    created_seq: get_int(row, "created_seq")?,
-                    job: job_endpoint_from_row(row, "id")?,
-                });
-            }
-        }
-
-        let mut claimable = claim.map_or(0, |c| c.limit as usize);
-        let excluded =
-            |endpoint: &WebhookEndpointId| claim.is_some_and(|c| c.exclude.contains(endpoint));
-        let mut next_id = delivery_ids();
-        // (event, endpoint, delivery id, handed to the worker) per delivery, in event order.
-        let mut planned = Vec::new();
-        for event in &events {
-            let Some(tenant) = event.tenant.as_deref() else {
-                continue;
-            };
-            for endpoint in endpoints.iter().filter(|e| e.tenant == tenant) {
-                if event.seq > endpoint.created_seq && wants(&endpoint.types, &event.kind) {
-                    let hand = claimable > 0 && !excluded(&endpoint.job.id);
-                    claimable -= usize::from(hand);
-                    planned.push((event, endpoint, next_id(), hand));
-                }
-            }
-        }
-        let rows = |handed: bool| {
-            planned
-                .iter()
-                .filter(|(_, _, _, hand)| *hand == handed)
-                .map(|(event, endpoint, id, _)| NewDelivery {
-                    id,
-                    tenant_id: &endpoint.tenant,
-                    endpoint_id: endpoint.job.id.as_str(),
-                    event_id: &event.id,
-                    event_type: &event.kind,
-                })
-                .collect::<Vec<_>>()
-        };
-        let created =
-            insert_deliveries(&mut tx, dialect, &rows(false), now, now, false).await? as usize;
-        let handed = rows(true);
-        let pass = HandoffId::generate();
-        if let Some(claim) = claim.filter(|_| !handed.is_empty()) {
-            let deliveries: Vec<[&str; 5]> = handed
-                .iter()
-                .map(|d| [d.id, d.tenant_id, d.endpoint_id, d.event_id, d.event_type])
-                .collect();
-            sqlx::query(
-                "INSERT INTO webhook_handoffs (id, worker, lease_until, deliveries, created_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(pass.as_str())
-            .bind(claim.worker)
-            .bind(claim.lease_until.unix_millis())
-            .bind(to_json(&deliveries))
-            .bind(now.unix_millis())
-            .execute(&mut *tx)
-            .await
-            .map_err(interpret)?;
-        }
-        sqlx::query("UPDATE webhook_fanout SET last_seq = $1 WHERE id = 1")
-            .bind(last_seq)
-            .execute(&mut *tx)
-            .await
-            .map_err(interpret)?;
-        tx.commit().await.map_err(interpret)?;
-
-        let claimed = planned
-            .iter()
-            .filter(|(_, _, _, hand)| *hand)
-            .map(|(event, endpoint, id, _)| DeliveryJob {
-                id: DeliveryId::from_stored(id.clone()),
-                tenant_id: TenantId::from_stored(endpoint.tenant.clone()),
-                event_id: EventId::from_stored(event.id.clone()),
-                event_type: event.kind.clone(),
-                attempts: 0,
-                round_attempts: 0,
-                event_json: Some(event_json_text(
-                    &event.id,
-                    &event.kind,
-                    event.occurred_at,
-                    event.tenant.as_deref(),
-                    &event.data,
-                )),
-                endpoint: endpoint.job.clone(),
-                handoff: Some(pass.clone()),
-            })
-            .collect();
-        Ok(FanOut {
-            events: events.len() as u32,
-            deliveries: (created + handed.len()) as u32,
-            more: events.len() as u32 >= limit,
-            claimed,
-        })
     }
 
     async fn claim_deliveries(&self, request: &ClaimRequest<'_>) -> StoreResult<Vec<DeliveryJob>> {
@@ -1460,6 +1387,224 @@ impl WebhookStore for SqlStore {
             }
         }
     }
+}
+
+/// Events past the fan-out cursor and the enabled endpoints of their tenants, whole: the
+/// deliveries handed off are sent right away.
+struct FanOutBatch {
+    events: Vec<FanOutEvent>,
+    endpoints: Vec<FanOutEndpoint>,
+    last_seq: i64,
+}
+
+struct FanOutEvent {
+    seq: i64,
+    id: String,
+    kind: String,
+    tenant: Option<String>,
+    occurred_at: Timestamp,
+    data: String,
+}
+
+struct FanOutEndpoint {
+    tenant: String,
+    types: Vec<String>,
+    created_seq: i64,
+    job: JobEndpoint,
+}
+
+/// One delivery a pass creates; `handed` ones go straight to the worker that ran the pass.
+struct PlannedDelivery<'a> {
+    event: &'a FanOutEvent,
+    endpoint: &'a FanOutEndpoint,
+    id: String,
+    handed: bool,
+}
+
+/// What a pass wrote: deliveries inserted pending, and the handoff of the rest.
+struct FanOutWritten {
+    created: usize,
+    handoff: HandoffId,
+}
+
+/// Up to `limit` events past `cursor`, with the endpoints they may go to; `None` when there
+/// are none. On PostgreSQL the endpoints are locked `FOR KEY SHARE` (see module docs).
+async fn read_fan_out_batch(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    cursor: i64,
+    limit: u32,
+) -> StoreResult<Option<FanOutBatch>> {
+    let rows = sqlx::query(
+        "SELECT seq, id, type, tenant_id, occurred_at, data FROM events WHERE seq > $1 \
+         ORDER BY seq LIMIT $2",
+    )
+    .bind(cursor)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(interpret)?;
+    let events = rows
+        .iter()
+        .map(|row| {
+            Ok(FanOutEvent {
+                seq: get_int(row, "seq")?,
+                id: get(row, "id")?,
+                kind: get(row, "type")?,
+                tenant: get(row, "tenant_id")?,
+                occurred_at: get_time(row, "occurred_at")?,
+                data: get(row, "data")?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let Some(last_seq) = events.last().map(|e| e.seq) else {
+        return Ok(None);
+    };
+    let mut tenants: Vec<&str> = events.iter().filter_map(|e| e.tenant.as_deref()).collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+
+    let mut endpoints = Vec::new();
+    for chunk in tenants.chunks(CHUNK) {
+        let mut stmt = Sql::for_dialect(
+            dialect,
+            &format!(
+                "SELECT w.id, w.tenant_id, w.event_types, w.created_seq, {JOB_ENDPOINT_COLUMNS} \
+                 FROM webhook_endpoints w WHERE w.enabled <> 0 AND w.tenant_id IN "
+            ),
+        );
+        stmt.list(chunk.iter().copied()).push(dialect.key_share());
+        let rows = stmt
+            .query()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(interpret)?;
+        for row in &rows {
+            endpoints.push(FanOutEndpoint {
+                tenant: get(row, "tenant_id")?,
+                types: get_json(row, "event_types")?,
+                created_seq: get_int(row, "created_seq")?,
+                job: job_endpoint_from_row(row, "id")?,
+            });
+        }
+    }
+    Ok(Some(FanOutBatch {
+        events,
+        endpoints,
+        last_seq,
+    }))
+}
+
+impl FanOutBatch {
+    /// One delivery per event and matching endpoint, in event order; up to the claim's limit
+    /// of them are handed to the claiming worker (none for an endpoint it leaves out).
+    fn plan(&self, claim: Option<&ClaimRequest<'_>>) -> Vec<PlannedDelivery<'_>> {
+        let mut claimable = claim.map_or(0, |c| c.limit as usize);
+        let excluded =
+            |endpoint: &WebhookEndpointId| claim.is_some_and(|c| c.exclude.contains(endpoint));
+        let mut next_id = delivery_ids();
+        let mut planned = Vec::new();
+        for event in &self.events {
+            let Some(tenant) = event.tenant.as_deref() else {
+                continue;
+            };
+            for endpoint in self.endpoints.iter().filter(|e| e.tenant == tenant) {
+                if event.seq > endpoint.created_seq && wants(&endpoint.types, &event.kind) {
+                    let handed = claimable > 0 && !excluded(&endpoint.job.id);
+                    claimable -= usize::from(handed);
+                    planned.push(PlannedDelivery {
+                        event,
+                        endpoint,
+                        id: next_id(),
+                        handed,
+                    });
+                }
+            }
+        }
+        planned
+    }
+
+    /// The pass's outcome, with the jobs handed to the worker.
+    fn result(
+        &self,
+        planned: &[PlannedDelivery<'_>],
+        written: FanOutWritten,
+        limit: u32,
+    ) -> FanOut {
+        let claimed: Vec<DeliveryJob> = planned
+            .iter()
+            .filter(|p| p.handed)
+            .map(|p| DeliveryJob {
+                id: DeliveryId::from_stored(p.id.clone()),
+                tenant_id: TenantId::from_stored(p.endpoint.tenant.clone()),
+                event_id: EventId::from_stored(p.event.id.clone()),
+                event_type: p.event.kind.clone(),
+                attempts: 0,
+                round_attempts: 0,
+                event_json: Some(event_json_text(
+                    &p.event.id,
+                    &p.event.kind,
+                    p.event.occurred_at,
+                    p.event.tenant.as_deref(),
+                    &p.event.data,
+                )),
+                endpoint: p.endpoint.job.clone(),
+                handoff: Some(written.handoff.clone()),
+            })
+            .collect();
+        FanOut {
+            events: self.events.len() as u32,
+            deliveries: (written.created + claimed.len()) as u32,
+            more: self.events.len() as u32 >= limit,
+            claimed,
+        }
+    }
+}
+
+/// Writes a pass's deliveries: pending rows for those not handed off, and one handoff row
+/// listing the rest under the claiming worker's lease.
+async fn write_fan_out(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    planned: &[PlannedDelivery<'_>],
+    claim: Option<&ClaimRequest<'_>>,
+    now: Timestamp,
+) -> StoreResult<FanOutWritten> {
+    let rows = |handed: bool| {
+        planned
+            .iter()
+            .filter(|p| p.handed == handed)
+            .map(|p| NewDelivery {
+                id: &p.id,
+                tenant_id: &p.endpoint.tenant,
+                endpoint_id: p.endpoint.job.id.as_str(),
+                event_id: &p.event.id,
+                event_type: &p.event.kind,
+            })
+            .collect::<Vec<_>>()
+    };
+    let created = insert_deliveries(conn, dialect, &rows(false), now, now, false).await? as usize;
+    let handed = rows(true);
+    let handoff = HandoffId::generate();
+    if let Some(claim) = claim.filter(|_| !handed.is_empty()) {
+        let deliveries: Vec<[&str; 5]> = handed
+            .iter()
+            .map(|d| [d.id, d.tenant_id, d.endpoint_id, d.event_id, d.event_type])
+            .collect();
+        sqlx::query(
+            "INSERT INTO webhook_handoffs (id, worker, lease_until, deliveries, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(handoff.as_str())
+        .bind(claim.worker)
+        .bind(claim.lease_until.unix_millis())
+        .bind(to_json(&deliveries))
+        .bind(now.unix_millis())
+        .execute(&mut *conn)
+        .await
+        .map_err(interpret)?;
+    }
+    Ok(FanOutWritten { created, handoff })
 }
 
 #[cfg(test)]

@@ -1409,6 +1409,57 @@ async fn concurrent_claims_are_disjoint() {
     .await;
 }
 
+/// Fan-out passes racing each other (replicas on PostgreSQL; on SQLite, passes that read the
+/// feed before taking the writer): every event becomes one delivery, handed out once.
+#[tokio::test]
+async fn concurrent_fan_out_passes_hand_each_delivery_out_once() {
+    for_each_backend(|b| async move {
+        let s = b.store.clone();
+        let t = new_tenant(&s, "racing-passes").await;
+        drain(&s).await;
+        add_endpoint(&s, &t, &["user.*"]).await;
+        let kinds = vec!["user.created"; 300];
+        emit(&s, Some(&t), &kinds).await;
+        let mut tasks = Vec::new();
+        for w in 0..4 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let worker = format!("w{w}");
+                let (mut handed, mut pending) = (Vec::new(), 0);
+                loop {
+                    let now = Timestamp::now();
+                    let pass = s
+                        .fan_out_events(7, now, Some(&request(&worker, now, 7)))
+                        .await
+                        .unwrap();
+                    pending += pass.deliveries as usize - pass.claimed.len();
+                    handed.extend(pass.claimed.into_iter().map(|j| j.event_id));
+                    if pass.events == 0 && !pass.more {
+                        return (handed, pending);
+                    }
+                    tokio::task::yield_now().await;
+                }
+            }));
+        }
+        let (mut seen, mut pending) = (HashSet::new(), 0);
+        for task in tasks {
+            let (handed, left) = task.await.unwrap();
+            pending += left;
+            for event in handed {
+                assert!(
+                    seen.insert(event),
+                    "an event handed out twice on {}",
+                    b.name
+                );
+            }
+        }
+        pending += drain(&s).await as usize;
+        assert_eq!(seen.len() + pending, 300, "{}", b.name);
+        assert!(!seen.is_empty(), "{}", b.name);
+    })
+    .await;
+}
+
 /// The deadlock the design rules out: endpoint deletes (row lock, then the events lock for
 /// their event) racing event writers, the fan-out and result writes. Everything finishes,
 /// nothing fails, and no delivery outlives its endpoint.
