@@ -10,7 +10,8 @@
 //! (both share the machine, and the clock starts with the first commit), and *backlog*, the
 //! events committed first and the clock started with the worker (what "event committed →
 //! delivered" costs alone).
-//! Last, the store's bookkeeping alone (no HTTP), per delivery: the ceiling it sets.
+//! Last, the store's bookkeeping alone (no HTTP), per delivery: the ceiling it sets, and its
+//! split by step (event commit, fan-out, result record, handoff delete).
 //!
 //! `GATEHOUSE_BENCH_EVENTS` sets the events per run (default 20000), `GATEHOUSE_BENCH_ONLY`
 //! picks cases (`sqlite-none,postgres-cloudevents`, …), `GATEHOUSE_BENCH_PIPELINE_ONLY=1` leaves
@@ -482,10 +483,19 @@ async fn pipeline(
     })
 }
 
+/// The bookkeeping's cost per delivery, in µs: in all, and per step.
+struct Bookkeeping {
+    total: f64,
+    commit: f64,
+    fan_out: f64,
+    record: f64,
+    settle: f64,
+}
+
 /// The store's share alone: `n` events committed, fanned out with the deliveries handed over on
-/// the spot, each recorded as delivered, and each pass's handoff deleted — no HTTP, one task, so it is the serial cost of a
-/// delivery's bookkeeping (per delivery, in µs) and the ceiling it puts on the pipeline.
-async fn bookkeeping(backend: Backend, n: usize) -> Option<f64> {
+/// the spot, each recorded as delivered, and each pass's handoff deleted — no HTTP, one task,
+/// so it is the serial cost of a delivery's bookkeeping and the ceiling it puts on the pipeline.
+async fn bookkeeping(backend: Backend, n: usize) -> Option<Bookkeeping> {
     let dir = tempfile::tempdir().unwrap();
     let sql = open(backend, dir.path()).await?;
     let store: Arc<dyn Store> = Arc::new(sql.clone());
@@ -507,6 +517,8 @@ async fn bookkeeping(backend: Backend, n: usize) -> Option<f64> {
 
     let started = Instant::now();
     commit_events(store.as_ref(), &tenant.id, n).await;
+    let commit = started.elapsed();
+    let (mut fan_out, mut record, mut settle) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut recorded = 0;
     loop {
         let now = Timestamp::now();
@@ -517,7 +529,9 @@ async fn bookkeeping(backend: Backend, n: usize) -> Option<f64> {
             limit: 256,
             exclude: &[],
         };
+        let step = Instant::now();
         let pass = store.fan_out_events(256, now, Some(&claim)).await.unwrap();
+        fan_out += step.elapsed();
         if pass.events == 0 {
             break;
         }
@@ -542,7 +556,9 @@ async fn bookkeeping(backend: Backend, n: usize) -> Option<f64> {
                 handoff: job.unwritten(),
             })
             .collect();
+        let step = Instant::now();
         store.record_attempts("bench", &records, &[]).await.unwrap();
+        record += step.elapsed();
         // As the worker does once a pass's deliveries are all written.
         let passes: Vec<_> = pass
             .claimed
@@ -550,7 +566,9 @@ async fn bookkeeping(backend: Backend, n: usize) -> Option<f64> {
             .and_then(|j| j.handoff.clone())
             .into_iter()
             .collect();
+        let step = Instant::now();
         store.delete_handoffs(&passes).await.unwrap();
+        settle += step.elapsed();
         recorded += records.len();
     }
     let elapsed = started.elapsed();
@@ -559,7 +577,14 @@ async fn bookkeeping(backend: Backend, n: usize) -> Option<f64> {
         sql.drop_schema().await.unwrap();
     }
     sql.close().await;
-    Some(elapsed.as_secs_f64() * 1e6 / n as f64)
+    let per_delivery = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
+    Some(Bookkeeping {
+        total: per_delivery(elapsed),
+        commit: per_delivery(commit),
+        fan_out: per_delivery(fan_out),
+        record: per_delivery(record),
+        settle: per_delivery(settle),
+    })
 }
 
 fn main() {
@@ -650,7 +675,16 @@ fn main() {
                 continue;
             }
             match bookkeeping(backend, n).await {
-                Some(us) => println!("- {name}: {us:.1} µs per delivery ({:.0}/s)", 1e6 / us),
+                Some(b) => println!(
+                    "- {name}: {:.1} µs per delivery ({:.0}/s): commit {:.1}, fan-out {:.1}, \
+                     record {:.1}, handoff delete {:.1}",
+                    b.total,
+                    1e6 / b.total,
+                    b.commit,
+                    b.fan_out,
+                    b.record,
+                    b.settle
+                ),
                 None => println!("- {name}: skipped: unreachable"),
             }
         }
