@@ -761,7 +761,9 @@ pub trait WebhookStore: Send + Sync {
     /// Reads up to `limit` events past the fan-out cursor and creates one pending delivery
     /// (due at `now`) per enabled endpoint of the event's tenant that subscribes to its type,
     /// then advances the cursor — all in one transaction, so an event is fanned out exactly
-    /// once. When another replica is fanning out right now, returns without waiting.
+    /// once. When another replica is fanning out right now, returns without waiting; a pass
+    /// that finds the cursor moved by another since it read the events writes nothing and
+    /// reports `more`.
     ///
     /// With `claim`, up to `claim.limit` of the new deliveries (of endpoints not in
     /// `claim.exclude`) are handed to `claim.worker` without being written: one handoff record
