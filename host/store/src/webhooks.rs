@@ -582,6 +582,17 @@ impl SqlStore {
         now: Timestamp,
         claim: Option<&ClaimRequest<'_>>,
     ) -> StoreResult<FanOut> {
+        // A read first, so an idle pass takes no row lock.
+        let head = sqlx::query(
+            "SELECT (SELECT COALESCE(MAX(seq), 0) FROM events) AS head, \
+             (SELECT last_seq FROM webhook_fanout WHERE id = 1) AS cursor",
+        )
+        .fetch_one(self.reader())
+        .await
+        .map_err(interpret)?;
+        if get_int(&head, "head")? <= get_int(&head, "cursor")? {
+            return Ok(FanOut::default());
+        }
         let dialect = self.dialect();
         let mut tx = self.writer().begin().await.map_err(interpret)?;
         let lock = format!(
@@ -615,18 +626,24 @@ impl SqlStore {
     /// writer — which every result batch queues for — is held only for the writes. The cursor
     /// advances only from the position the pass read (else another pass got there first and
     /// this one writes nothing); deliveries left pending are written only for endpoints that
-    /// still exist, and handed-off ones are checked when they are recorded.
+    /// still exist, and handed-off ones are checked when they are recorded. An idle pass
+    /// never takes the writer.
     async fn fan_out_single_writer(
         &self,
-        cursor: i64,
         limit: u32,
         now: Timestamp,
         claim: Option<&ClaimRequest<'_>>,
     ) -> StoreResult<FanOut> {
         let dialect = self.dialect();
-        let batch = {
+        let (cursor, batch) = {
             let mut reader = self.reader().acquire().await.map_err(interpret)?;
-            read_fan_out_batch(&mut reader, dialect, cursor, limit).await?
+            let cursor: i64 =
+                sqlx::query_scalar("SELECT last_seq FROM webhook_fanout WHERE id = 1")
+                    .fetch_one(&mut *reader)
+                    .await
+                    .map_err(interpret)?;
+            let batch = read_fan_out_batch(&mut reader, dialect, cursor, limit).await?;
+            (cursor, batch)
         };
         let Some(batch) = batch else {
             return Ok(FanOut::default());
@@ -939,22 +956,10 @@ impl WebhookStore for SqlStore {
         now: Timestamp,
         claim: Option<&ClaimRequest<'_>>,
     ) -> StoreResult<FanOut> {
-        // A read first, so an idle pass never takes SQLite's writer or a PostgreSQL row lock.
-        let head = sqlx::query(
-            "SELECT (SELECT COALESCE(MAX(seq), 0) FROM events) AS head, \
-             (SELECT last_seq FROM webhook_fanout WHERE id = 1) AS cursor",
-        )
-        .fetch_one(self.reader())
-        .await
-        .map_err(interpret)?;
-        let (head, cursor) = (get_int(&head, "head")?, get_int(&head, "cursor")?);
-        if head <= cursor {
-            return Ok(FanOut::default());
-        }
         if self.dialect().row_locks {
             self.fan_out_locked(limit, now, claim).await
         } else {
-            self.fan_out_single_writer(cursor, limit, now, claim).await
+            self.fan_out_single_writer(limit, now, claim).await
         }
     }
 
@@ -1473,6 +1478,7 @@ async fn read_fan_out_batch(
                  FROM webhook_endpoints w WHERE w.enabled <> 0 AND w.tenant_id IN "
             ),
         );
+        // PostgreSQL: holds off a concurrent delete until this pass commits (module docs).
         stmt.list(chunk.iter().copied()).push(dialect.key_share());
         let rows = stmt
             .query()
