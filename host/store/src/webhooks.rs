@@ -614,7 +614,7 @@ impl SqlStore {
         let planned = batch.plan(claim);
         let written = write_fan_out(&mut tx, dialect, &planned, claim, now).await?;
         sqlx::query("UPDATE webhook_fanout SET last_seq = $1 WHERE id = 1")
-            .bind(batch.last_seq)
+            .bind(batch.last_seq())
             .execute(&mut *tx)
             .await
             .map_err(interpret)?;
@@ -653,7 +653,7 @@ impl SqlStore {
         let mut tx = self.writer().begin().await.map_err(interpret)?;
         let moved =
             sqlx::query("UPDATE webhook_fanout SET last_seq = $1 WHERE id = 1 AND last_seq = $2")
-                .bind(batch.last_seq)
+                .bind(batch.last_seq())
                 .bind(cursor)
                 .execute(&mut *tx)
                 .await
@@ -1394,12 +1394,11 @@ impl WebhookStore for SqlStore {
     }
 }
 
-/// Events past the fan-out cursor and the enabled endpoints of their tenants, whole: the
-/// deliveries handed off are sent right away.
+/// Events past the fan-out cursor (at least one, in `seq` order) and the enabled endpoints of
+/// their tenants, whole: the deliveries handed off are sent right away.
 struct FanOutBatch {
     events: Vec<FanOutEvent>,
     endpoints: Vec<FanOutEndpoint>,
-    last_seq: i64,
 }
 
 struct FanOutEvent {
@@ -1411,11 +1410,31 @@ struct FanOutEvent {
     data: String,
 }
 
+fn fan_out_event_from_row(row: &AnyRow) -> Result<FanOutEvent, StoreError> {
+    Ok(FanOutEvent {
+        seq: get_int(row, "seq")?,
+        id: get(row, "id")?,
+        kind: get(row, "type")?,
+        tenant: get(row, "tenant_id")?,
+        occurred_at: get_time(row, "occurred_at")?,
+        data: get(row, "data")?,
+    })
+}
+
 struct FanOutEndpoint {
     tenant: String,
     types: Vec<String>,
     created_seq: i64,
     job: JobEndpoint,
+}
+
+fn fan_out_endpoint_from_row(row: &AnyRow) -> Result<FanOutEndpoint, StoreError> {
+    Ok(FanOutEndpoint {
+        tenant: get(row, "tenant_id")?,
+        types: get_json(row, "event_types")?,
+        created_seq: get_int(row, "created_seq")?,
+        job: job_endpoint_from_row(row, "id")?,
+    })
 }
 
 /// One delivery a pass creates; `handed` ones go straight to the worker that ran the pass.
@@ -1440,31 +1459,17 @@ async fn read_fan_out_batch(
     cursor: i64,
     limit: u32,
 ) -> StoreResult<Option<FanOutBatch>> {
-    let rows = sqlx::query(
-        "SELECT seq, id, type, tenant_id, occurred_at, data FROM events WHERE seq > $1 \
-         ORDER BY seq LIMIT $2",
-    )
-    .bind(cursor)
-    .bind(i64::from(limit))
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(interpret)?;
-    let events = rows
-        .iter()
-        .map(|row| {
-            Ok(FanOutEvent {
-                seq: get_int(row, "seq")?,
-                id: get(row, "id")?,
-                kind: get(row, "type")?,
-                tenant: get(row, "tenant_id")?,
-                occurred_at: get_time(row, "occurred_at")?,
-                data: get(row, "data")?,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    let Some(last_seq) = events.last().map(|e| e.seq) else {
+    let mut stmt = Sql::for_dialect(
+        dialect,
+        "SELECT seq, id, type, tenant_id, occurred_at, data FROM events WHERE seq > ",
+    );
+    stmt.bind(cursor)
+        .push(" ORDER BY seq LIMIT ")
+        .bind(i64::from(limit));
+    let events = stmt.fetch_all(&mut *conn, fan_out_event_from_row).await?;
+    if events.is_empty() {
         return Ok(None);
-    };
+    }
     let mut tenants: Vec<&str> = events.iter().filter_map(|e| e.tenant.as_deref()).collect();
     tenants.sort_unstable();
     tenants.dedup();
@@ -1480,28 +1485,20 @@ async fn read_fan_out_batch(
         );
         // PostgreSQL: holds off a concurrent delete until this pass commits (module docs).
         stmt.list(chunk.iter().copied()).push(dialect.key_share());
-        let rows = stmt
-            .query()
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(interpret)?;
-        for row in &rows {
-            endpoints.push(FanOutEndpoint {
-                tenant: get(row, "tenant_id")?,
-                types: get_json(row, "event_types")?,
-                created_seq: get_int(row, "created_seq")?,
-                job: job_endpoint_from_row(row, "id")?,
-            });
-        }
+        endpoints.extend(
+            stmt.fetch_all(&mut *conn, fan_out_endpoint_from_row)
+                .await?,
+        );
     }
-    Ok(Some(FanOutBatch {
-        events,
-        endpoints,
-        last_seq,
-    }))
+    Ok(Some(FanOutBatch { events, endpoints }))
 }
 
 impl FanOutBatch {
+    /// The position the cursor moves to: the batch's last event.
+    fn last_seq(&self) -> i64 {
+        self.events.last().map_or(0, |e| e.seq)
+    }
+
     /// One delivery per event and matching endpoint, in event order; up to the claim's limit
     /// of them are handed to the claiming worker (none for an endpoint it leaves out).
     fn plan(&self, claim: Option<&ClaimRequest<'_>>) -> Vec<PlannedDelivery<'_>> {
